@@ -1,0 +1,106 @@
+"""Projected Gradient Descent (Madry et al. 2018), Linf and L2, with restarts."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Literal
+
+import torch
+
+from redline.attacks._base import Adversarial, Attack
+from redline.attacks._geometry import Norm, enforce, normalize_gradient, random_in_ball
+from redline.attacks._losses import cross_entropy, dlr
+from redline.errors import InputError
+from redline.targets import Target
+
+__all__ = ["PGD"]
+
+PGDLoss = Literal["ce", "dlr"]
+
+
+class PGD(Attack):
+    """Fixed-step PGD.
+
+    ``step_size`` defaults to ``2.5 * eps / steps``. With ``early_stop`` (the default) a
+    sample leaves the batch at the first iterate that is misclassified, which keeps
+    that iterate and saves its remaining passes; a restart attacks only the samples
+    that earlier restarts left standing.
+    """
+
+    name = "pgd"
+
+    def __init__(
+        self,
+        *,
+        norm: Norm = "linf",
+        eps: float,
+        steps: int = 20,
+        step_size: float | None = None,
+        random_start: bool = True,
+        restarts: int = 1,
+        loss: PGDLoss = "ce",
+        early_stop: bool = True,
+        seed: int = 0,
+    ) -> None:
+        super().__init__(norm=norm, eps=eps, seed=seed)
+        if steps < 1 or restarts < 1:
+            raise InputError(f"steps and restarts must be >= 1, got {steps}, {restarts}")
+        if loss not in ("ce", "dlr"):
+            raise InputError(f"unknown PGD loss {loss!r}; use 'ce' or 'dlr'")
+        if step_size is not None and not step_size > 0:
+            raise InputError(f"step_size must be > 0, got {step_size}")
+        self.steps = steps
+        self.step_size = 2.5 * eps / steps if step_size is None else float(step_size)
+        self.random_start = random_start
+        self.restarts = restarts
+        self.loss = loss
+        self.early_stop = early_stop
+
+    def run(
+        self, target: Target, x: torch.Tensor, y: torch.Tensor, rng: torch.Generator
+    ) -> Adversarial:
+        best = x.clone()
+        broken = torch.zeros(len(x), dtype=torch.bool, device=x.device)
+        for restart in range(self.restarts):
+            idx = (~broken).nonzero().squeeze(1)
+            if not len(idx):
+                break
+            x_adv, hit = self._descend(
+                target, x[idx], y[idx], rng, last=restart == self.restarts - 1
+            )
+            best[idx] = x_adv
+            broken[idx] = hit
+        return Adversarial(best)
+
+    def _descend(
+        self, target: Target, x: torch.Tensor, y: torch.Tensor, rng: torch.Generator, last: bool
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """One PGD run; returns the examples and which are known to be misclassified."""
+        assert self.eps is not None
+        loss = dlr if self.loss == "dlr" else cross_entropy
+        x_adv = x.clone()
+        if self.random_start:
+            x_adv = enforce(
+                x,
+                x + random_in_ball(x, self.norm, self.eps, rng),
+                self.norm,
+                self.eps,
+                target.bounds,
+            )
+        hit = torch.zeros(len(x), dtype=torch.bool, device=x.device)
+        active = torch.arange(len(x), device=x.device)
+        for _ in range(self.steps):
+            xa, ya = x_adv[active], y[active]
+            logits, _, grad = target.logits_and_grad(xa, partial(loss, y=ya))
+            if self.early_stop:
+                wrong = logits.argmax(dim=1) != ya
+                hit[active[wrong]] = True
+                keep = ~wrong
+                active, xa, grad = active[keep], xa[keep], grad[keep]
+                if not len(active):
+                    break
+            step = xa + self.step_size * normalize_gradient(grad, self.norm)
+            x_adv[active] = enforce(x[active], step, self.norm, self.eps, target.bounds)
+        if not last and len(active):
+            hit[active] |= target.predict(x_adv[active]) != y[active]
+        return x_adv, hit

@@ -1,0 +1,38 @@
+"""Small reference architectures, used by the demo, the tests and the benchmarks.
+
+They double as ``module:factory`` entry points for the CLI, e.g.
+``--model redline.zoo:small_cnn``.
+"""
+
+from __future__ import annotations
+
+from torch import nn
+
+__all__ = ["mlp", "small_cnn"]
+
+
+def small_cnn(in_channels: int = 1, num_classes: int = 10, width: int = 16) -> nn.Module:
+    """Two conv blocks and a two-layer head; any input size (adaptive pooling to 4x4)."""
+    return nn.Sequential(
+        nn.Conv2d(in_channels, width, 3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(width, 2 * width, 3, padding=1),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d((4, 4)),
+        nn.Flatten(),
+        nn.Linear(2 * width * 16, 4 * width),
+        nn.ReLU(),
+        nn.Linear(4 * width, num_classes),
+    )
+
+
+def mlp(in_features: int = 30, num_classes: int = 2, hidden: int = 64) -> nn.Module:
+    """A two-hidden-layer perceptron for tabular data (default: breast_cancer)."""
+    return nn.Sequential(
+        nn.Flatten(),
+        nn.Linear(in_features, hidden),
+        nn.ReLU(),
+        nn.Linear(hidden, hidden),
+        nn.ReLU(),
+        nn.Linear(hidden, num_classes),
+    )

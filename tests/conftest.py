@@ -1,0 +1,48 @@
+"""Shared fixtures: tiny seeded models trained on bundled data (seconds, CPU)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+import torch
+from torch import nn
+
+from redline import TorchTarget
+from redline.datasets import Dataset, load_breast_cancer, load_digits
+from redline.zoo import mlp, small_cnn, train_classifier
+
+torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
+
+
+@dataclass(frozen=True)
+class Trained:
+    """A trained model with its held-out data, ready to attack."""
+
+    module: nn.Module
+    target: TorchTarget
+    test: Dataset
+    x: torch.Tensor
+    y: torch.Tensor
+
+
+def _trained(module: nn.Module, train: Dataset, test: Dataset, epochs: int) -> Trained:
+    torch.manual_seed(0)
+    train_classifier(module, train.x, train.y, epochs=epochs, seed=0)
+    return Trained(
+        module, TorchTarget(module), test, torch.as_tensor(test.x), torch.as_tensor(test.y)
+    )
+
+
+@pytest.fixture(scope="session")
+def digits_cnn() -> Trained:
+    """Undefended small CNN on 8x8 digits (~97% clean accuracy, 359 test samples)."""
+    torch.manual_seed(0)
+    return _trained(small_cnn(), load_digits("train"), load_digits("test"), epochs=30)
+
+
+@pytest.fixture(scope="session")
+def cancer_mlp() -> Trained:
+    """Undefended MLP on breast_cancer (2 classes, 114 test samples)."""
+    torch.manual_seed(0)
+    return _trained(mlp(), load_breast_cancer("train"), load_breast_cancer("test"), epochs=60)
