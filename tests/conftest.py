@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pytest
 import torch
@@ -11,6 +12,9 @@ from torch import nn
 from redline import TorchTarget
 from redline.datasets import Dataset, load_breast_cancer, load_digits
 from redline.zoo import mlp, small_cnn, train_classifier
+
+if TYPE_CHECKING:
+    from redline.evaluation import ScanResult
 
 torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
 
@@ -46,3 +50,21 @@ def cancer_mlp() -> Trained:
     """Undefended MLP on breast_cancer (2 classes, 114 test samples)."""
     torch.manual_seed(0)
     return _trained(mlp(), load_breast_cancer("train"), load_breast_cancer("test"), epochs=60)
+
+
+@pytest.fixture(scope="session")
+def digits_scan(digits_cnn: Trained) -> ScanResult:
+    """A real, small scan of the digits CNN (quick suite, 80 samples, 3 eps)."""
+    from redline.evaluation import scan
+
+    return scan(
+        digits_cnn.target,
+        digits_cnn.x[:80],
+        digits_cnn.y[:80],
+        threat="linf",
+        eps=[0.05, 0.1, 0.2],
+        suite="quick",
+        class_names=digits_cnn.test.class_names,
+        check_samples=40,
+        data_source="bundled:digits[test]",
+    )

@@ -54,7 +54,8 @@ class Attack(ABC):
     success with one forward pass. Subclasses only implement :meth:`run`.
     """
 
-    name: ClassVar[str]
+    name: str
+    """Short id used in reports (class default; an instance may refine it, e.g. by loss)."""
     norms: ClassVar[tuple[Norm, ...]] = NORMS
     needs_gradients: ClassVar[bool] = True
     minimum_norm: ClassVar[bool] = False
@@ -73,6 +74,11 @@ class Attack(ABC):
     def params(self) -> dict[str, Any]:
         """Hyper-parameters, for reports and reproducibility."""
         return {k: v for k, v in vars(self).items() if not k.startswith("_")}
+
+    def with_params(self, **changes: Any) -> Attack:
+        """A copy with some hyper-parameters changed (e.g. more steps for a convergence check)."""
+        params = {k: v for k, v in self.params().items() if k != "name"}
+        return type(self)(**{**params, **changes})
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.params().items())

@@ -1,8 +1,17 @@
-"""Targets: the model under test, as attacks see it."""
+"""Targets: the model under test, as attacks see it, and safe model loading."""
 
 from redline.targets._base import LossFn, Target
 from redline.targets._callable import CallableTarget
+from redline.targets._loading import LoadedModel, load_model
 from redline.targets._torch import TorchTarget
 from redline.targets._usage import Usage
 
-__all__ = ["CallableTarget", "LossFn", "Target", "TorchTarget", "Usage"]
+__all__ = [
+    "CallableTarget",
+    "LoadedModel",
+    "LossFn",
+    "Target",
+    "TorchTarget",
+    "Usage",
+    "load_model",
+]

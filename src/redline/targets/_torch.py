@@ -94,7 +94,13 @@ class TorchTarget(Target):
         return x
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.module(self._normalize(x))
+        try:
+            out = self.module(self._normalize(x))
+        except RuntimeError as exc:  # shape/dtype mismatch between model and data
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise InputError(
+                f"model failed on inputs of shape {tuple(x.shape[1:])}: {first}"
+            ) from exc
         if not isinstance(out, torch.Tensor) or out.dim() != 2 or len(out) != len(x):
             shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
             raise InputError(

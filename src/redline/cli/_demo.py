@@ -1,0 +1,83 @@
+"""The demo's work: seeded training with a progress bar, then a scan (imported lazily)."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from pathlib import Path
+
+import torch
+
+from redline.cli._run import judge_and_write
+from redline.datasets import Dataset, load_digits
+from redline.evaluation import ModelInfo, ScanResult, scan
+from redline.policy import Policy
+from redline.reports._bundle import check_output_dir
+from redline.targets import TorchTarget
+from redline.zoo import small_cnn, train_classifier
+
+__all__ = ["DEMO_POLICY", "run_demo"]
+
+DEMO_EPS = (0.02, 0.05, 0.1, 0.2)
+DEMO_POLICY = """\
+# An example gate: an undefended model is expected to fail the robustness rule.
+[policy]
+min_clean_accuracy = 0.90
+max_ece = 0.10
+checks = "all"
+
+[[policy.robust]]
+eps = 0.1
+min_accuracy = 0.50
+"""
+
+
+def run_demo(out: Path, *, quick: bool, seed: int, progress: bool) -> ScanResult:
+    """Train, scan and write ``out`` (model.pt and redline.toml included)."""
+    import tomllib
+
+    check_output_dir(out)
+    train, test = load_digits("train", seed=seed), load_digits("test", seed=seed)
+    torch.manual_seed(seed)
+    module = _train(small_cnn(), train, seed=seed, progress=progress)
+    weights = io.BytesIO()
+    torch.save(module.state_dict(), weights)
+    sha256 = hashlib.sha256(weights.getvalue()).hexdigest()
+    if quick:
+        test = test.take(120)
+    result = scan(
+        TorchTarget(module, bounds=(0.0, 1.0)),
+        test.x,
+        test.y,
+        threat="linf",
+        eps=DEMO_EPS,
+        suite="quick" if quick else "standard",
+        class_names=test.class_names,
+        seed=seed,
+        data_source="bundled:digits:test",
+        progress=progress,
+        check_samples=60 if quick else 100,
+        model=ModelInfo(source="redline.zoo:small_cnn", format="state_dict", sha256=sha256),
+    )
+    policy = Policy.model_validate(tomllib.loads(DEMO_POLICY)["policy"])
+    extra = {"model.pt": weights.getvalue(), "redline.toml": DEMO_POLICY.encode()}
+    return judge_and_write(result, policy, out, extra)
+
+
+def _train(module: torch.nn.Module, data: Dataset, *, seed: int, progress: bool) -> torch.nn.Module:
+    from rich.console import Console
+    from rich.progress import Progress
+
+    epochs = 30
+    with Progress(disable=not progress, transient=True, console=Console(stderr=True)) as bar:
+        task = bar.add_task("training small CNN on digits", total=epochs)
+        train_classifier(
+            module,
+            data.x,
+            data.y,
+            epochs=epochs,
+            lr=2e-3,
+            seed=seed,
+            on_epoch=lambda _e, _l: bar.advance(task),
+        )
+    return module

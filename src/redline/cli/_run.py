@@ -1,0 +1,97 @@
+"""What ``redline scan`` does once its options are parsed (imported lazily: heavy)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from redline.errors import InputError
+from redline.evaluation import ModelInfo, ScanResult, parse_threat, scan
+from redline.policy import Policy, load_policy
+from redline.reports._bundle import check_output_dir, write_report_dir
+
+__all__ = ["ScanRequest", "run_scan"]
+
+
+@dataclass(frozen=True)
+class ScanRequest:
+    """Every option of ``redline scan``."""
+
+    data: str
+    threat: str
+    model: str | None
+    weights: Path | None
+    allow_pickle: bool
+    suite: str
+    out: Path
+    policy: Path | None
+    bounds: tuple[float, float]
+    mean: list[float] | None
+    std: list[float] | None
+    eot: int
+    label_column: str
+    group_column: str | None
+    limit: int | None
+    batch_size: int
+    seed: int
+    device: str
+    minimal: bool
+    checks: bool
+    check_samples: int
+    progress: bool
+
+
+def run_scan(req: ScanRequest) -> ScanResult:
+    """Validate everything cheap first, then load, scan, judge and write the folder."""
+    from redline.datasets import load_data
+    from redline.evaluation import get_suite
+    from redline.targets import TorchTarget, load_model
+
+    threat = parse_threat(req.threat)
+    policy = load_policy(req.policy) if req.policy is not None else None
+    get_suite(req.suite)
+    check_output_dir(req.out)
+    if req.model is None and req.weights is None:
+        raise InputError("give --model, --weights, or both")
+    if req.limit is not None and req.limit < 1:
+        raise InputError(f"--limit must be >= 1, got {req.limit}")
+    loaded = load_model(req.model, req.weights, allow_pickle=req.allow_pickle, device=req.device)
+    target = TorchTarget(loaded.module, bounds=req.bounds, mean=req.mean, std=req.std, eot=req.eot)
+    data = load_data(
+        req.data, label_column=req.label_column, group_column=req.group_column, bounds=req.bounds
+    ).take(req.limit)
+    result = scan(
+        target,
+        data.x,
+        data.y,
+        threat=threat.norm,
+        eps=_grid(threat.eps, policy, threat.norm),
+        suite=req.suite,
+        groups=data.groups,
+        class_names=data.class_names,
+        seed=req.seed,
+        batch_size=req.batch_size,
+        minimal=req.minimal,
+        checks=req.checks,
+        check_samples=req.check_samples,
+        data_source=data.source,
+        progress=req.progress,
+        model=ModelInfo(source=loaded.source, format=loaded.format, sha256=loaded.sha256),
+    )
+    return judge_and_write(result, policy, req.out)
+
+
+def _grid(eps: tuple[float, ...], policy: Policy | None, norm: str) -> list[float]:
+    """The threat's eps plus every eps the policy asks about for this norm."""
+    extra = [r.eps for r in policy.robust if (r.norm or norm) == norm] if policy else []
+    return sorted(set(eps) | set(extra))
+
+
+def judge_and_write(
+    result: ScanResult, policy: Policy | None, out: Path, extra: dict[str, bytes] | None = None
+) -> ScanResult:
+    """Attach the policy verdict and write the report folder atomically."""
+    if policy is not None:
+        result = result.model_copy(update={"policy": policy.evaluate(result)})
+    write_report_dir(result, out, extra)
+    return result

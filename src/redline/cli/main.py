@@ -1,0 +1,63 @@
+"""The ``redline`` command. Exit codes: 0 pass, 1 policy failed, 2 usage or input error."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+import typer
+from typer.exceptions import Abort, TyperException
+
+from redline._version import __version__
+from redline.cli import demo as demo_cmd
+from redline.cli import report as report_cmd
+from redline.cli import scan as scan_cmd
+from redline.errors import RedlineError
+
+__all__ = ["app", "main", "run"]
+
+app = typer.Typer(
+    name="redline",
+    help="Red-team, measure and gate the security of machine-learning models.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("scan")(scan_cmd.scan)
+app.command("demo")(demo_cmd.demo)
+app.command("report")(report_cmd.report)
+app.command("attacks")(report_cmd.attacks)
+
+
+@app.command("version")
+def version() -> None:
+    """Print the redline version."""
+    typer.echo(__version__)
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI and return its exit code (what ``main`` passes to ``sys.exit``)."""
+    try:
+        code = app(args=list(argv) if argv is not None else None, standalone_mode=False)
+    except TyperException as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            typer.echo(exc.format_message(), err=True)
+            return 0
+        typer.echo(f"redline: error: {_one_line(exc.format_message())}", err=True)
+        return int(exc.exit_code)
+    except Abort:
+        typer.echo("redline: aborted", err=True)
+        return 130
+    except RedlineError as exc:
+        typer.echo(f"redline: error: {_one_line(str(exc))}", err=True)
+        return 2
+    return code if isinstance(code, int) else 0
+
+
+def _one_line(message: str) -> str:
+    return " ".join(message.split())
+
+
+def main() -> None:
+    """Console-script entry point."""
+    sys.exit(run())

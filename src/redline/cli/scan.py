@@ -1,0 +1,89 @@
+"""``redline scan``: evaluate a model from files, write the report folder, gate on a policy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from redline.cli._common import parse_floats, print_summary
+
+__all__ = ["scan"]
+
+_MODEL = "Model entry point 'package.module:factory' or 'path/file.py:factory'."
+_WEIGHTS = "Weights: state_dict (.pt, needs --model), TorchScript, or torch.export (.pt2)."
+
+
+def scan(
+    data: Annotated[
+        str,
+        typer.Option(
+            help="Data: .npz (x, y[, groups]), .csv, image folder, "
+            "or bundled:digits / bundled:breast_cancer."
+        ),
+    ],
+    threat: Annotated[str, typer.Option(help="Threat model, e.g. linf:8/255 or l2:0.5,1.0.")],
+    model: Annotated[str | None, typer.Option(help=_MODEL)] = None,
+    weights: Annotated[Path | None, typer.Option(help=_WEIGHTS)] = None,
+    allow_pickle: Annotated[
+        bool, typer.Option(help="Allow loading a pickled full model (runs code from the file!).")
+    ] = False,
+    suite: Annotated[
+        str, typer.Option(help="Attack suite: standard, quick, or a comma list of attacks.")
+    ] = "standard",
+    out: Annotated[Path, typer.Option(help="Report folder (written atomically).")] = Path(
+        "redline-report"
+    ),
+    policy: Annotated[Path | None, typer.Option(help="Policy file (redline.toml).")] = None,
+    bounds: Annotated[str, typer.Option(help="Valid input range 'low,high'.")] = "0,1",
+    mean: Annotated[str | None, typer.Option(help="Per-channel mean applied inside.")] = None,
+    std: Annotated[str | None, typer.Option(help="Per-channel std applied inside.")] = None,
+    eot: Annotated[int, typer.Option(help="Gradient samples per step (randomised models).")] = 1,
+    label_column: Annotated[str, typer.Option(help="CSV label column.")] = "label",
+    group_column: Annotated[str | None, typer.Option(help="CSV slice column.")] = None,
+    limit: Annotated[int | None, typer.Option(help="Scan only the first N samples.")] = None,
+    batch_size: Annotated[int, typer.Option(help="Samples per batch.")] = 128,
+    seed: Annotated[int, typer.Option(help="Seed of every random choice.")] = 0,
+    device: Annotated[str, typer.Option(help="Device: cpu, cuda, cuda:1...")] = "cpu",
+    minimal: Annotated[bool, typer.Option(help="Run the minimum-norm attack (eps curve).")] = True,
+    checks: Annotated[bool, typer.Option(help="Run the evaluation sanity checks.")] = True,
+    check_samples: Annotated[int, typer.Option(help="Samples used by the checks.")] = 100,
+    progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+) -> int:
+    """Red-team a PyTorch model under a threat model and write a report folder."""
+    from redline.cli._run import ScanRequest, run_scan
+
+    request = ScanRequest(
+        data=data,
+        threat=threat,
+        model=model,
+        weights=weights,
+        allow_pickle=allow_pickle,
+        suite=suite,
+        out=out,
+        policy=policy,
+        bounds=_bounds(bounds),
+        mean=parse_floats(mean, "mean"),
+        std=parse_floats(std, "std"),
+        eot=eot,
+        label_column=label_column,
+        group_column=group_column,
+        limit=limit,
+        batch_size=batch_size,
+        seed=seed,
+        device=device,
+        minimal=minimal,
+        checks=checks,
+        check_samples=check_samples,
+        progress=progress,
+    )
+    result = run_scan(request)
+    print_summary(result, str(out))
+    return 1 if result.policy is not None and not result.policy.passed else 0
+
+
+def _bounds(text: str) -> tuple[float, float]:
+    values = parse_floats(text, "bounds", count=2)
+    assert values is not None
+    return values[0], values[1]

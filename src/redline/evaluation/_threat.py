@@ -1,0 +1,41 @@
+"""Threat-model strings: ``linf:8/255``, ``l2:0.5,1.0``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+
+from redline.attacks._geometry import NORMS, Norm
+from redline.errors import InputError
+
+__all__ = ["Threat", "parse_eps", "parse_threat"]
+
+
+@dataclass(frozen=True)
+class Threat:
+    """A norm and an increasing grid of eps values."""
+
+    norm: Norm
+    eps: tuple[float, ...]
+
+
+def parse_eps(text: str) -> float:
+    """One eps: a decimal or a fraction such as ``8/255``; must be > 0."""
+    try:
+        value = float(Fraction(text.strip()))
+    except (ValueError, ZeroDivisionError):
+        raise InputError(f"eps {text!r} is not a number (use e.g. 0.1 or 8/255)") from None
+    if not value > 0:
+        raise InputError(f"eps must be > 0, got {text!r}")
+    return value
+
+
+def parse_threat(text: str) -> Threat:
+    """Parse ``norm:eps[,eps...]`` into a :class:`Threat` with sorted, unique eps."""
+    norm, sep, rest = text.strip().lower().partition(":")
+    if norm not in NORMS:
+        raise InputError(f"unknown threat {text!r}: norm must be one of {', '.join(NORMS)}")
+    if not sep or not rest.strip():
+        raise InputError(f"threat {text!r} has no eps (use e.g. {norm}:0.1)")
+    values = sorted({parse_eps(part) for part in rest.split(",")})
+    return Threat(norm=norm, eps=tuple(values))
