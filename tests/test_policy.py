@@ -50,7 +50,7 @@ norm = "linf"
         ),
         ("[polcy]\nmax_ece = 0.1\n", "unknown section 'polcy'"),
         ("max_ece = 0.1\n", "unknown section 'max_ece'"),
-        ("", "no [policy] section"),
+        ("", r"no \[policy\] section"),
         ("[policy\n", "not a valid TOML policy"),
         ("[policy]\n[[policy.robust]]\neps = 0\nmin_accuracy = 0.5\n", "eps must be > 0"),
         ("[policy]\nchecks = 'some'\n", "policy.checks"),

@@ -101,8 +101,8 @@ def test_report_rejudges_saved_scan(demo_dir: Path, tmp_path: Path) -> None:
     assert (tmp_path / "r" / "report.html").is_file()
 
 
-def _npz(tmp_path: Path, x: np.ndarray, y: np.ndarray) -> Path:
-    path = tmp_path / "data.npz"
+def _npz(tmp_path: Path, name: str, x: np.ndarray, y: np.ndarray) -> Path:
+    path = tmp_path / f"{name}.npz"
     np.savez(path, x=x, y=y)
     return path
 
@@ -128,9 +128,9 @@ def _bad_inputs(tmp_path: Path, demo_dir: Path) -> dict[str, tuple[list[str], st
         "corrupt model file": (["--weights", str(corrupt)], "corrupt.pt"),
         "pickle refused": (["--weights", str(pickled)], "--allow-pickle"),
         "outputs vs labels": (["--model", f"{models}:build", "--weights", ""], "outputs 5 classes"),
-        "data outside bounds": (["--data", str(_npz(tmp_path, x * 255, y))], "outside"),
-        "empty data": (["--data", str(_npz(tmp_path, x[:0], y[:0]))], "empty"),
-        "nan in data": (["--data", str(_npz(tmp_path, nan, y))], "NaN"),
+        "data outside bounds": (["--data", str(_npz(tmp_path, "big", x * 255, y))], "outside"),
+        "empty data": (["--data", str(_npz(tmp_path, "empty", x[:0], y[:0]))], "empty"),
+        "nan in data": (["--data", str(_npz(tmp_path, "nan", nan, y))], "NaN"),
         "unknown attack": (["--suite", "pgd,warp"], "unknown attack 'warp'"),
         "unknown threat": (["--threat", "l7:0.1"], "norm must be one of"),
         "eps not positive": (["--threat", "linf:0"], "eps must be > 0"),

@@ -133,6 +133,14 @@ class TorchTarget(Target):
             for p, flag in grads:
                 p.requires_grad_(flag)
 
+    @staticmethod
+    def _input_grad(loss: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """d(sum loss)/dx; zero when the output does not depend on x differentiably."""
+        if not loss.requires_grad:  # e.g. thresholding or argmax inside the model
+            return torch.zeros_like(x)
+        (grad,) = torch.autograd.grad(loss.sum(), x, allow_unused=True, materialize_grads=True)
+        return grad
+
     def logits_and_grad(
         self, x: torch.Tensor, loss_fn: LossFn
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -144,7 +152,7 @@ class TorchTarget(Target):
             for _ in range(self.eot):
                 logits = self._forward(x)
                 loss = loss_fn(logits)
-                (grad,) = torch.autograd.grad(loss.sum(), x)
+                grad = self._input_grad(loss, x)
                 logits_sum = logits.detach() if logits_sum is None else logits_sum + logits.detach()
                 loss_sum = loss.detach() if loss_sum is None else loss_sum + loss.detach()
                 grad_sum = grad if grad_sum is None else grad_sum + grad

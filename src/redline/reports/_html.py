@@ -1,0 +1,191 @@
+"""The self-contained HTML report: a Jinja2 template fed only from the ``ScanResult``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup
+
+from redline.evaluation._result import Accuracy, GroupAccuracy, ScanResult
+from redline.reports._charts import render_charts
+from redline.reports._format import (
+    fmt_ci,
+    fmt_eps,
+    fmt_num,
+    fmt_pct,
+    fmt_value,
+    fmt_when,
+    norm_label,
+    sorted_checks,
+    status_counts,
+    write_text,
+)
+from redline.reports._images import example_views
+
+__all__ = ["GroupRow", "Tile", "render_html", "write_html"]
+
+_TEMPLATES = Path(__file__).parent / "templates"
+
+
+@dataclass(frozen=True)
+class Tile:
+    """One headline number of the verdict card."""
+
+    label: str
+    value: str
+    sub: tuple[str, ...]
+    tone: str = "neutral"
+
+
+@dataclass(frozen=True)
+class GroupRow:
+    """One class or slice: its accuracy clean and at every eps (``None`` where not reported)."""
+
+    name: str
+    n: int
+    clean: Accuracy | None
+    robust: list[Accuracy | None]
+
+
+@cache
+def _environment() -> Environment:
+    """The Jinja2 environment: autoescaped, strict about undefined names, report filters."""
+    env = Environment(
+        loader=FileSystemLoader(_TEMPLATES),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(
+        pct=fmt_pct, ci=fmt_ci, eps=fmt_eps, num=fmt_num, value=fmt_value, when=fmt_when
+    )
+    return env
+
+
+def _accuracy_tile(label: str, acc: Accuracy, base: Accuracy | None) -> Tile:
+    lines = [f"95% CI {fmt_ci(acc)}", f"n = {acc.n:,}"]
+    if base is not None:
+        drop = 100.0 * (acc.value - base.value)
+        lines[1] += f" · {drop:+.1f} pts".replace("-", "\u2212")
+    return Tile(label, fmt_pct(acc.value), tuple(lines), "accent" if base is None else "neutral")
+
+
+def _policy_tile(result: ScanResult) -> Tile:
+    if result.policy is None:
+        return Tile("Policy", "none", ("no policy file given",), "SKIP")
+    failed = sum(not f.passed for f in result.policy.findings)
+    total = len(result.policy.findings)
+    verdict = "PASS" if result.policy.passed else "FAIL"
+    sub = f"{failed} of {total} rules failed" if failed else f"all {total} rules passed"
+    return Tile("Policy", verdict, (sub, result.policy.source or ""), verdict)
+
+
+def _checks_tile(result: ScanResult) -> Tile:
+    counts = status_counts(result.checks)
+    if not result.checks:
+        return Tile("Sanity checks", "none", ("no checks were run",), "SKIP")
+    tone = next((s for s in ("FAIL", "WARN") if counts[s]), "PASS")
+    value = f"{counts[tone]} {tone}" if tone != "PASS" else "all pass"
+    rest = [f"{n} {s}" for s, n in counts.items() if n and s != tone]
+    lines = [" · ".join(rest[i : i + 2]) for i in range(0, len(rest), 2)]
+    return Tile(
+        "Sanity checks",
+        value,
+        (*lines, f"{len(result.checks)} check{'s' if len(result.checks) > 1 else ''} in all"),
+        tone,
+    )
+
+
+def _tiles(result: ScanResult) -> list[Tile]:
+    """Clean and robust accuracies, the policy verdict and the check counts."""
+    clean = result.clean.accuracy
+    tiles = [_accuracy_tile("Clean accuracy", clean, None)]
+    tiles += [_accuracy_tile(f"Robust · ε = {fmt_eps(r.eps)}", r.robust, clean) for r in result.eps]
+    return [*tiles, _policy_tile(result), _checks_tile(result)]
+
+
+def _lede(result: ScanResult) -> str:
+    """One sentence a reviewer can quote: the accuracy drop at the largest eps."""
+    clean = result.clean.accuracy
+    threat = f"{norm_label(result.config.norm)} attacks ({result.config.suite} suite)"
+    if not result.eps:
+        return f"Clean accuracy {fmt_pct(clean.value)} on {clean.n:,} samples; no attack run."
+    last = result.eps[-1]
+    return (
+        f"Under {threat} with ε = {fmt_eps(last.eps)}, accuracy falls from "
+        f"{fmt_pct(clean.value)} to {fmt_pct(last.robust.value)} "
+        f"(Wilson 95% {fmt_ci(last.robust)}) on {clean.n:,} samples."
+    )
+
+
+def _group_rows(clean: list[GroupAccuracy], per_eps: list[list[GroupAccuracy]]) -> list[GroupRow]:
+    """Rows of a per-class / per-slice table, names in first-seen order."""
+    maps = [{g.name: g.accuracy for g in groups} for groups in per_eps]
+    clean_map = {g.name: g.accuracy for g in clean}
+    names = list(clean_map)
+    for m in maps:
+        names += [n for n in m if n not in names]
+    rows = []
+    for name in names:
+        accs = [m.get(name) for m in maps]
+        first = clean_map.get(name) or next((a for a in accs if a is not None), None)
+        rows.append(GroupRow(name, first.n if first else 0, clean_map.get(name), accs))
+    return rows
+
+
+def _repro(result: ScanResult) -> dict[str, list[tuple[str, Any]]]:
+    """Reproducibility panels: environment, model, data and run settings as key/values."""
+    t, d, c = result.target, result.data, result.config
+    return {
+        "Environment": list(result.environment.model_dump().items()),
+        "Model": [
+            ("kind", t.kind), ("source", t.source), ("format", t.format),
+            ("bounds", list(t.bounds)), ("mean", t.mean), ("std", t.std), ("eot", t.eot),
+            ("classes", t.num_classes), ("parameters", t.num_parameters),
+        ],
+        "Data": [
+            ("source", d.source), ("samples", d.n_samples), ("input shape", d.input_shape),
+            ("classes", d.num_classes), ("groups", d.groups),
+        ],
+        "Run": [
+            ("seed", c.seed), ("norm", norm_label(c.norm)), ("eps", [fmt_eps(e) for e in c.eps]),
+            ("suite", c.suite), ("batch size", c.batch_size), ("checks", c.checks),
+            ("check samples", c.check_samples), ("schema", result.schema_version),
+            ("created", result.created_at),
+        ],
+    }  # fmt: skip
+
+
+def _context(result: ScanResult) -> dict[str, Any]:
+    """Everything the template needs, derived from the result alone."""
+    eps_classes = [r.per_class for r in result.eps]
+    return {
+        "r": result,
+        "title": result.target.source or f"{result.target.kind} model",
+        "lede": _lede(result),
+        "tiles": _tiles(result),
+        "counts": status_counts(result.checks),
+        "checks": sorted_checks(result.checks),
+        "charts": {k: Markup(v) for k, v in render_charts(result).items()},
+        "examples": example_views(result),
+        "class_rows": _group_rows(result.clean.per_class, eps_classes),
+        "slice_rows": _group_rows(result.clean.per_slice, [r.per_slice for r in result.eps]),
+        "repro": _repro(result),
+        "norm": norm_label(result.config.norm),
+        "chance": 1.0 / max(result.target.num_classes, 1),
+    }
+
+
+def render_html(result: ScanResult) -> str:
+    """The report as one self-contained HTML string (inline CSS, SVG and PNG data URIs)."""
+    return _environment().get_template("report.html.j2").render(**_context(result))
+
+
+def write_html(result: ScanResult, path: Path) -> None:
+    """Write the self-contained HTML report to ``path`` (folders created as needed)."""
+    write_text(Path(path), render_html(result))
