@@ -26,7 +26,7 @@ from redline.errors import InputError
 from redline.evaluation._result import PolicyFinding, PolicyVerdict, ScanResult
 from redline.evaluation._threat import parse_eps
 
-__all__ = ["Policy", "RobustRule", "load_policy"]
+__all__ = ["Policy", "RobustRule", "load_policy", "parse_policy"]
 
 _EPS_MATCH = 1e-6
 
@@ -158,23 +158,32 @@ def load_policy(path: str | Path) -> Policy:
     """Read and validate a policy file; every problem is one line naming the file."""
     p = Path(path)
     try:
-        raw = tomllib.loads(p.read_text(encoding="utf-8"))
+        text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise InputError(f"{p}: policy file not found") from None
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise InputError(f"{p}: not a valid TOML policy ({exc})") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{p}: not a readable policy file ({exc})") from None
+    return parse_policy(text, source=str(p))
+
+
+def parse_policy(text: str, *, source: str) -> Policy:
+    """Validate policy TOML text; ``source`` names it in errors and in the verdict."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"{source}: not a valid TOML policy ({exc})") from None
     unknown = set(raw) - {"policy"}
     if unknown or "policy" not in raw:
         what = f"unknown section {sorted(unknown)[0]!r}" if unknown else "no [policy] section"
-        raise InputError(f"{p}: {what}")
+        raise InputError(f"{source}: {what}")
     try:
         policy = Policy.model_validate(raw["policy"])
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(part) for part in ("policy", *err["loc"]))
         reason = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
-        raise InputError(f"{p}: {reason} at {where}") from None
+        raise InputError(f"{source}: {reason} at {where}") from None
     except InputError as exc:
-        raise InputError(f"{p}: {exc}") from None
-    policy._source = str(p)
+        raise InputError(f"{source}: {exc}") from None
+    policy._source = source
     return policy

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from redline.cli.main import run
-from redline.zoo import small_cnn
+from redline.zoo import digits_cnn, small_cnn
 
 pytestmark = pytest.mark.slow
 
@@ -28,7 +28,7 @@ def _scan_args(demo_dir: Path, out: Path, *extra: str) -> list[str]:
     return [
         "scan",
         "--model",
-        "redline.zoo:small_cnn",
+        "redline.zoo:digits_cnn",
         "--weights",
         str(demo_dir / "model.pt"),
         "--data",
@@ -183,7 +183,7 @@ def test_refuses_to_replace_a_foreign_folder(demo_dir: Path, tmp_path: Path) -> 
 
 
 def test_allow_pickle_loads_full_model(demo_dir: Path, tmp_path: Path) -> None:
-    module = small_cnn()
+    module = digits_cnn()
     module.load_state_dict(torch.load(demo_dir / "model.pt", weights_only=True))
     pickled = tmp_path / "full.pt"
     torch.save(module, pickled)
@@ -204,3 +204,12 @@ def test_console_script_exit_codes(tmp_path: Path) -> None:
     )
     assert bad.returncode == 2
     assert bad.stderr.strip().splitlines() == ["redline: error: give --model, --weights, or both"]
+
+
+def test_attacks_and_version_commands(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["attacks"]) == 0
+    out = capsys.readouterr().out
+    for name in ("apgd-ce", "apgd-t", "square", "fmn", "cw", "standard", "quick"):
+        assert name in out
+    assert run(["version"]) == 0
+    assert capsys.readouterr().out.strip() == "0.1.0"

@@ -29,6 +29,7 @@ def parse_floats(text: str | None, name: str, count: int | None = None) -> list[
 def print_summary(result: ScanResult, out: str) -> None:
     """A compact table of the headline numbers, checks and policy, on stderr."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     console = Console(stderr=True)
@@ -47,13 +48,15 @@ def print_summary(result: ScanResult, out: str) -> None:
     console.print(table)
     colours = {"PASS": "green", "WARN": "yellow", "FAIL": "red", "SKIP": "dim"}
     for c in result.checks:
-        console.print(f"  [{colours[c.status]}]{c.status:4}[/] {c.title}: {c.summary}")
+        console.print(
+            f"  [{colours[c.status]}]{c.status:4}[/] {escape(c.title)}: {escape(c.summary)}"
+        )
     if result.policy is not None:
         verdict = "[green]PASS[/]" if result.policy.passed else "[red]FAIL[/]"
-        console.print(f"policy {result.policy.source}: {verdict}")
+        console.print(f"policy {escape(str(result.policy.source))}: {verdict}")
         for f in result.policy.findings:
             if not f.passed:
-                console.print(f"  [red]✗[/] {f.rule}: {f.message}")
+                console.print(f"  [red]✗[/] {escape(f.rule)}: {escape(f.message)}")
     console.print(
         f"report written to [bold]{out}[/] (report.html, scan.json, junit.xml, results.sarif)"
     )

@@ -11,14 +11,14 @@ import torch
 from redline.cli._run import judge_and_write
 from redline.datasets import Dataset, load_digits
 from redline.evaluation import ModelInfo, ScanResult, scan
-from redline.policy import Policy
+from redline.policy import parse_policy
 from redline.reports._bundle import check_output_dir
 from redline.targets import TorchTarget
-from redline.zoo import small_cnn, train_classifier
+from redline.zoo import digits_cnn, train_classifier
 
 __all__ = ["DEMO_POLICY", "run_demo"]
 
-DEMO_EPS = (0.02, 0.05, 0.1, 0.2)
+DEMO_EPS = (0.05, 0.1, 0.2)
 DEMO_POLICY = """\
 # An example gate: an undefended model is expected to fail the robustness rule.
 [policy]
@@ -34,12 +34,10 @@ min_accuracy = 0.50
 
 def run_demo(out: Path, *, quick: bool, seed: int, progress: bool) -> ScanResult:
     """Train, scan and write ``out`` (model.pt and redline.toml included)."""
-    import tomllib
-
     check_output_dir(out)
     train, test = load_digits("train", seed=seed), load_digits("test", seed=seed)
     torch.manual_seed(seed)
-    module = _train(small_cnn(), train, seed=seed, progress=progress)
+    module = _train(digits_cnn(), train, seed=seed, progress=progress)
     weights = io.BytesIO()
     torch.save(module.state_dict(), weights)
     sha256 = hashlib.sha256(weights.getvalue()).hexdigest()
@@ -57,9 +55,10 @@ def run_demo(out: Path, *, quick: bool, seed: int, progress: bool) -> ScanResult
         data_source="bundled:digits:test",
         progress=progress,
         check_samples=60 if quick else 100,
-        model=ModelInfo(source="redline.zoo:small_cnn", format="state_dict", sha256=sha256),
+        batch_size=512,
+        model=ModelInfo(source="redline.zoo:digits_cnn", format="state_dict", sha256=sha256),
     )
-    policy = Policy.model_validate(tomllib.loads(DEMO_POLICY)["policy"])
+    policy = parse_policy(DEMO_POLICY, source=str(out / "redline.toml"))
     extra = {"model.pt": weights.getvalue(), "redline.toml": DEMO_POLICY.encode()}
     return judge_and_write(result, policy, out, extra)
 
@@ -76,7 +75,7 @@ def _train(module: torch.nn.Module, data: Dataset, *, seed: int, progress: bool)
             data.x,
             data.y,
             epochs=epochs,
-            lr=2e-3,
+            lr=3e-3,
             seed=seed,
             on_epoch=lambda _e, _l: bar.advance(task),
         )

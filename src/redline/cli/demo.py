@@ -24,7 +24,7 @@ def demo(
     print_summary(result, str(out))
     typer.echo(
         f"\nopen {out / 'report.html'} in a browser. Re-run the scan yourself with:\n"
-        f"  redline scan --model redline.zoo:small_cnn --weights {out / 'model.pt'} "
+        f"  redline scan --model redline.zoo:digits_cnn --weights {out / 'model.pt'} "
         f"--data bundled:digits:test --threat {result.config.norm}:"
         + ",".join(f"{e:g}" for e in result.config.eps)
         + f" --policy {out / 'redline.toml'} --out scan-report",

@@ -63,7 +63,7 @@ def finding(
         title=title,
         status=status,
         summary=summary,
-        evidence=evidence or {},
+        evidence=_rounded(evidence or {}),
         fix=fix if status in ("WARN", "FAIL") else None,
     )
 
@@ -78,3 +78,14 @@ def graded(broken: int, n: int) -> CheckStatus:
 def rng_for(ctx: CheckContext, salt: int) -> torch.Generator:
     """A generator private to one check, derived from the scan seed."""
     return torch.Generator(device=ctx.x.device).manual_seed(ctx.seed * 1009 + salt)
+
+
+def _rounded(value: Any) -> Any:
+    """Evidence for humans: floats to 4 significant digits, recursively."""
+    if isinstance(value, float):
+        return float(f"{value:.4g}")
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_rounded(v) for v in value]
+    return value

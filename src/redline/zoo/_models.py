@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from torch import nn
 
-__all__ = ["mlp", "small_cnn"]
+__all__ = ["digits_cnn", "mlp", "small_cnn"]
 
 
 def small_cnn(in_channels: int = 1, num_classes: int = 10, width: int = 16) -> nn.Module:
@@ -24,6 +24,12 @@ def small_cnn(in_channels: int = 1, num_classes: int = 10, width: int = 16) -> n
         nn.ReLU(),
         nn.Linear(4 * width, num_classes),
     )
+
+
+def digits_cnn() -> nn.Module:
+    """The demo model: :func:`small_cnn` at width 8, enough for 8x8 digits (~97%) and
+    four times cheaper to attack than width 16."""
+    return small_cnn(in_channels=1, num_classes=10, width=8)
 
 
 def mlp(in_features: int = 30, num_classes: int = 2, hidden: int = 64) -> nn.Module:
