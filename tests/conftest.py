@@ -16,7 +16,9 @@ from redline.zoo import mlp, small_cnn, train_classifier
 if TYPE_CHECKING:
     from redline.evaluation import ScanResult
 
-torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
+# One intra-op thread: the models are tiny, and on a busy 2-core CI machine two OpenMP
+# threads spin-wait on each other (seen here: 10x slower).
+torch.set_num_threads(1)
 
 
 @dataclass(frozen=True)

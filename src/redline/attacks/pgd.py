@@ -75,32 +75,33 @@ class PGD(Attack):
     def _descend(
         self, target: Target, x: torch.Tensor, y: torch.Tensor, rng: torch.Generator, last: bool
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """One PGD run; returns the examples and which are known to be misclassified."""
+        """One PGD run; returns the examples and which are known to be misclassified.
+
+        The active samples are kept compacted (``idx``, ``x0``, ``xa``, ``ya``) and only
+        re-gathered when one of them breaks, so a step costs no indexing otherwise.
+        """
         assert self.eps is not None
         loss = dlr if self.loss == "dlr" else cross_entropy
-        x_adv = x.clone()
+        out, hit = x.clone(), torch.zeros(len(x), dtype=torch.bool, device=x.device)
+        xa = x
         if self.random_start:
-            x_adv = enforce(
-                x,
-                x + random_in_ball(x, self.norm, self.eps, rng),
-                self.norm,
-                self.eps,
-                target.bounds,
-            )
-        hit = torch.zeros(len(x), dtype=torch.bool, device=x.device)
-        active = torch.arange(len(x), device=x.device)
+            noise = random_in_ball(x, self.norm, self.eps, rng)
+            xa = enforce(x, x + noise, self.norm, self.eps, target.bounds)
+        idx, x0, ya = torch.arange(len(x), device=x.device), x, y
         for _ in range(self.steps):
-            xa, ya = x_adv[active], y[active]
             logits, _, grad = target.logits_and_grad(xa, partial(loss, y=ya))
             if self.early_stop:
                 wrong = logits.argmax(dim=1) != ya
-                hit[active[wrong]] = True
-                keep = ~wrong
-                active, xa, grad = active[keep], xa[keep], grad[keep]
-                if not len(active):
-                    break
+                if bool(wrong.any()):
+                    out[idx[wrong]], hit[idx[wrong]] = xa[wrong], True
+                    keep = ~wrong
+                    idx, x0, xa, ya, grad = idx[keep], x0[keep], xa[keep], ya[keep], grad[keep]
+                    if not len(idx):
+                        break
             step = xa + self.step_size * normalize_gradient(grad, self.norm)
-            x_adv[active] = enforce(x[active], step, self.norm, self.eps, target.bounds)
-        if not last and len(active):
-            hit[active] |= target.predict(x_adv[active]) != y[active]
-        return x_adv, hit
+            xa = enforce(x0, step, self.norm, self.eps, target.bounds)
+        if len(idx):
+            out[idx] = xa
+            if not last:
+                hit[idx] |= target.predict(xa) != ya
+        return out, hit
