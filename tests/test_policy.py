@@ -54,6 +54,7 @@ norm = "linf"
         ("[policy\n", "not a valid TOML policy"),
         ("[policy]\n[[policy.robust]]\neps = 0\nmin_accuracy = 0.5\n", "eps must be > 0"),
         ("[policy]\nchecks = 'some'\n", "policy.checks"),
+        ("[policy]\nchecks = ['gradient']\n", "unknown check 'gradient'"),
         ("[policy]\nsource = 'x'\n", "unknown key at policy.source"),
     ],
 )
@@ -111,3 +112,9 @@ def test_checks_rule_follows_status(digits_scan: ScanResult) -> None:
     no_checks = digits_scan.model_copy(update={"checks": []})
     assert not Policy(checks="all").evaluate(no_checks).passed
     assert Policy(checks="none").evaluate(no_checks).passed
+
+
+def test_check_ids_match_the_checks_run(digits_scan: ScanResult) -> None:
+    from redline.evaluation._checks_base import CHECK_IDS
+
+    assert tuple(c.id for c in digits_scan.checks) == CHECK_IDS

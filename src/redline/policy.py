@@ -23,6 +23,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, PrivateAttr, ValidationError, field_validator
 
 from redline.errors import InputError
+from redline.evaluation._checks_base import CHECK_IDS
 from redline.evaluation._result import PolicyFinding, PolicyVerdict, ScanResult
 from redline.evaluation._threat import parse_eps
 
@@ -63,6 +64,15 @@ class Policy(_Strict):
     def source(self) -> str | None:
         """The file this policy was read from, if any."""
         return self._source
+
+    @field_validator("checks")
+    @classmethod
+    def _known_checks(cls, value: object) -> object:
+        if isinstance(value, list):
+            unknown = [c for c in value if c not in CHECK_IDS]
+            if unknown:
+                raise ValueError(f"unknown check {unknown[0]!r} (known: {', '.join(CHECK_IDS)})")
+        return value
 
     def evaluate(self, result: ScanResult) -> PolicyVerdict:
         """Apply every rule; the verdict passes only if all findings pass."""

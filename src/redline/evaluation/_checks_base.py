@@ -13,7 +13,19 @@ from redline.evaluation._result import CheckResult, CheckStatus
 from redline.evaluation._suite import Suite
 from redline.targets import Target
 
-__all__ = ["CheckContext", "finding", "graded", "rng_for", "tolerance"]
+__all__ = ["CHECK_IDS", "CheckContext", "finding", "graded", "rng_for", "tolerance"]
+
+CHECK_IDS = (
+    "gradients",
+    "determinism",
+    "validity",
+    "eps-sweep",
+    "convergence",
+    "single-step",
+    "noise",
+    "black-box-gap",
+)
+"""Ids of every sanity check, in report order (policy files name them)."""
 
 
 @dataclass(frozen=True)
