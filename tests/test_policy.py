@@ -118,3 +118,64 @@ def test_check_ids_match_the_checks_run(digits_scan: ScanResult) -> None:
     from redline.evaluation._checks_base import CHECK_IDS
 
     assert tuple(c.id for c in digits_scan.checks) == CHECK_IDS
+
+
+def _section(anomaly: list[float], suspicious: list[int]) -> object:
+    from redline.evaluation._result_backdoor import (
+        BackdoorSection,
+        DataDetection,
+        Histogram,
+        ModelDetection,
+    )
+
+    hist = Histogram(edges=[0.0, 1.0], groups={"all": [3]})
+    data = DataDetection(
+        detector="spectral",
+        layer="4",
+        n=3,
+        flagged=len(suspicious),
+        suspicious_classes=suspicious,
+        classes=[],
+        histogram=hist,
+        top=[],
+        seconds=0.1,
+    )
+    model = ModelDetection(
+        detector="neural-cleanse",
+        anomaly_index=anomaly,
+        mask_l1=anomaly,
+        flagged_classes=[],
+        threshold=2.0,
+        triggers=[],
+        details={},
+        seconds=0.1,
+    )
+    return BackdoorSection(verdict="clean", summary="", data=[data], model=model)
+
+
+def test_backdoor_rules(tmp_path: Path, digits_scan: ScanResult) -> None:
+    policy = load_policy(
+        _write(
+            tmp_path,
+            """
+[policy]
+checks = "none"
+[policy.backdoor]
+max_anomaly_index = 2.0
+max_suspicious_classes = 0
+""",
+        )
+    )
+    missing = policy.evaluate(digits_scan)
+    assert not missing.passed
+    assert all("not measured" in f.message for f in missing.findings)
+    clean = digits_scan.model_copy(update={"backdoor": _section([1.1, 0.4], [])})
+    assert policy.evaluate(clean).passed
+    trojan = digits_scan.model_copy(update={"backdoor": _section([1.1, 3.7], [0])})
+    verdict = policy.evaluate(trojan)
+    assert [f.passed for f in verdict.findings] == [False, False]
+
+
+def test_backdoor_rules_reject_unknown_keys(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match=r"unknown key at policy\.backdoor\.max_anomaly"):
+        load_policy(_write(tmp_path, "[policy.backdoor]\nmax_anomaly = 2\n"))

@@ -12,6 +12,10 @@ Example::
     [[policy.robust]]
     eps = "8/255"
     min_accuracy = 0.40
+
+    [policy.backdoor]
+    max_anomaly_index = 2.0
+    max_suspicious_classes = 0
 """
 
 from __future__ import annotations
@@ -25,9 +29,10 @@ from pydantic import BaseModel, ConfigDict, PrivateAttr, ValidationError, field_
 from redline.errors import InputError
 from redline.evaluation._checks_base import CHECK_IDS
 from redline.evaluation._result import PolicyFinding, PolicyVerdict, ScanResult
+from redline.evaluation._result_backdoor import BackdoorSection
 from redline.evaluation._threat import parse_eps
 
-__all__ = ["Policy", "RobustRule", "load_policy", "parse_policy"]
+__all__ = ["BackdoorRules", "Policy", "RobustRule", "load_policy", "parse_policy"]
 
 _EPS_MATCH = 1e-6
 
@@ -49,6 +54,19 @@ class RobustRule(_Strict):
         return parse_eps(str(value))
 
 
+class BackdoorRules(_Strict):
+    """Backdoor thresholds: how much of a trojan the gate tolerates (none, by default)."""
+
+    max_anomaly_index: float | None = None
+    """Neural Cleanse: the largest anomaly index allowed (2.0 is the paper's cut-off)."""
+    max_suspicious_classes: int | None = None
+    """Training-data detectors: classes that may be judged poisoned."""
+    max_strip_far: float | None = None
+    """STRIP: largest share of triggered inputs the guard may let through (needs a
+    poisoned test set with a known trigger)."""
+    max_asr_after_repair: float | None = None
+
+
 class Policy(_Strict):
     """Thresholds a scan must meet; unknown keys are rejected (a typo must not pass a gate)."""
 
@@ -58,6 +76,7 @@ class Policy(_Strict):
     checks: Literal["all", "none"] | list[str] = "all"
     fail_on_warn: bool = False
     use_lower_bound: bool = False
+    backdoor: BackdoorRules | None = None
     _source: str | None = PrivateAttr(default=None)
 
     @property
@@ -76,7 +95,12 @@ class Policy(_Strict):
 
     def evaluate(self, result: ScanResult) -> PolicyVerdict:
         """Apply every rule; the verdict passes only if all findings pass."""
-        findings = [*self._clean(result), *self._robust(result), *self._checks(result)]
+        findings = [
+            *self._clean(result),
+            *self._robust(result),
+            *self._checks(result),
+            *_backdoor_findings(self.backdoor, result),
+        ]
         return PolicyVerdict(
             source=self.source, passed=all(f.passed for f in findings), findings=findings
         )
@@ -152,6 +176,62 @@ class Policy(_Strict):
 
     def _value(self, point: float, lower: float) -> float:
         return lower if self.use_lower_bound else point
+
+
+def _backdoor_findings(rules: BackdoorRules | None, result: ScanResult) -> list[PolicyFinding]:
+    """Apply the ``[policy.backdoor]`` rules; a rule whose evidence is missing fails."""
+    if rules is None:
+        return []
+    section = result.backdoor
+    wanted = {
+        "max_anomaly_index": (rules.max_anomaly_index, _anomaly(section)),
+        "max_suspicious_classes": (rules.max_suspicious_classes, _suspicious(section)),
+        "max_strip_far": (
+            rules.max_strip_far,
+            section.strip.far if section and section.strip else None,
+        ),
+        "max_asr_after_repair": (
+            rules.max_asr_after_repair,
+            section.repair.asr_after if section and section.repair else None,
+        ),
+    }
+    out = []
+    for rule, (limit, actual) in wanted.items():
+        if limit is None:
+            continue
+        name = f"backdoor.{rule}"
+        if actual is None:
+            out.append(
+                PolicyFinding(
+                    rule=name,
+                    passed=False,
+                    threshold=limit,
+                    message=f"{name}: the evidence was not measured in this scan",
+                )
+            )
+            continue
+        out.append(
+            PolicyFinding(
+                rule=name,
+                passed=actual <= limit,
+                actual=actual,
+                threshold=limit,
+                message=f"{name}: {actual:.3g} (max {limit:.3g})",
+            )
+        )
+    return out
+
+
+def _anomaly(section: BackdoorSection | None) -> float | None:
+    if section is None or section.model is None:
+        return None
+    return max(section.model.anomaly_index, default=0.0)
+
+
+def _suspicious(section: BackdoorSection | None) -> float | None:
+    if section is None or not section.data:
+        return None
+    return float(len({c for d in section.data for c in d.suspicious_classes}))
 
 
 def _at_least(rule: str, actual: float, threshold: float, what: str) -> PolicyFinding:

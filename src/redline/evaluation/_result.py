@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from redline.evaluation._result_backdoor import BackdoorSection
+
 __all__ = [
     "SCHEMA_VERSION",
     "Accuracy",
@@ -32,7 +34,8 @@ __all__ = [
     "TargetInfo",
 ]
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
+"""Minor versions only add optional fields; readers accept any 1.x."""
 CheckStatus = Literal["PASS", "WARN", "FAIL", "SKIP"]
 
 
@@ -121,7 +124,8 @@ class AttackConfig(_Model):
 class ScanConfig(_Model):
     """Every setting needed to re-run the scan."""
 
-    norm: Literal["linf", "l2"]
+    norm: Literal["linf", "l2"] | None
+    """None for a report with no evasion part (backdoor checks only)."""
     eps: list[float]
     suite: str
     attacks: list[AttackConfig]
@@ -269,6 +273,7 @@ class ScanResult(_Model):
     samples: Samples
     cost: Cost
     policy: PolicyVerdict | None = None
+    backdoor: BackdoorSection | None = None
 
     def at(self, eps: float) -> EpsResult:
         """The result at the grid point closest to ``eps``."""

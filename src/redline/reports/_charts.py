@@ -289,5 +289,5 @@ def render_charts(result: ScanResult) -> dict[str, str]:
         charts["broken_by"] = broken
     if result.minimal is not None and result.minimal.histogram_counts:
         eps = [r.eps for r in result.eps]
-        charts["minimal"] = minimal_histogram(result.minimal, eps, result.config.norm)
+        charts["minimal"] = minimal_histogram(result.minimal, eps, result.config.norm or "")
     return charts

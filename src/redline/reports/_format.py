@@ -95,9 +95,9 @@ def fmt_when(stamp: str) -> str:
     return when.strftime("%Y-%m-%d %H:%M")
 
 
-def norm_label(norm: str) -> str:
-    """The threat-model norm as printed ("L∞", "L2")."""
-    return _NORM_LABELS.get(norm, norm)
+def norm_label(norm: str | None) -> str:
+    """The threat-model norm as printed ("L∞", "L2"; "none" without an evasion part)."""
+    return "none" if norm is None else _NORM_LABELS.get(norm, norm)
 
 
 def class_name(result: ScanResult, index: int) -> str:

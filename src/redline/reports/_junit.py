@@ -52,7 +52,7 @@ def _properties(result: ScanResult) -> ET.Element:
         "model.sha256": result.target.sha256 or "",
         "data.source": result.data.source,
         "data.sha256": result.data.sha256,
-        "norm": result.config.norm,
+        "norm": result.config.norm or "none",
         "eps": ",".join(f"{e:g}" for e in result.config.eps),
         "seed": str(result.config.seed),
         "clean_accuracy": f"{result.clean.accuracy.value:.6g}",
