@@ -1,15 +1,33 @@
-"""Evaluation data: loaders with validation, and bundled demo sets."""
+"""Evaluation data: loaders with validation, bundled demo sets, integrity checks."""
 
 from redline.datasets._bundled import load_breast_cancer, load_digits
 from redline.datasets._dataset import Dataset, fingerprint
+from redline.datasets._integrity import (
+    DuplicateReport,
+    Manifest,
+    Verification,
+    find_duplicates,
+    manifest,
+    verify,
+)
+from redline.datasets._labels import LabelIssueReport, find_label_issues, out_of_sample_probs
 from redline.datasets._loaders import load_data
 from redline.datasets._validate import validate_arrays
 
 __all__ = [
     "Dataset",
+    "DuplicateReport",
+    "LabelIssueReport",
+    "Manifest",
+    "Verification",
+    "find_duplicates",
+    "find_label_issues",
     "fingerprint",
     "load_breast_cancer",
     "load_data",
     "load_digits",
+    "manifest",
+    "out_of_sample_probs",
     "validate_arrays",
+    "verify",
 ]

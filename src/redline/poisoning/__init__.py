@@ -1,0 +1,40 @@
+"""Data poisoning and backdoors: simulate attacks, measure them, detect them."""
+
+from redline.poisoning._asr import attack_success_rate, triggered_test_set
+from redline.poisoning._attacks import SIG, BadNets, Blended, LabelConsistent, LabelFlip
+from redline.poisoning._features import activations, candidate_layers, layer_names
+from redline.poisoning._io import load_mask, load_poisoned, save_poisoned
+from redline.poisoning._poisoner import Poisoner
+from redline.poisoning._triggers import (
+    BlendTrigger,
+    FeaturePatchTrigger,
+    PatchTrigger,
+    SignalTrigger,
+    trigger_from_dict,
+)
+from redline.poisoning._types import ClassFinding, PoisonedData, Trigger
+
+__all__ = [
+    "SIG",
+    "BadNets",
+    "BlendTrigger",
+    "Blended",
+    "ClassFinding",
+    "FeaturePatchTrigger",
+    "LabelConsistent",
+    "LabelFlip",
+    "PatchTrigger",
+    "PoisonedData",
+    "Poisoner",
+    "SignalTrigger",
+    "Trigger",
+    "activations",
+    "attack_success_rate",
+    "candidate_layers",
+    "layer_names",
+    "load_mask",
+    "load_poisoned",
+    "save_poisoned",
+    "trigger_from_dict",
+    "triggered_test_set",
+]

@@ -1,0 +1,35 @@
+"""Backdoor detectors: training-data ranking, trojaned-model detection, input guard.
+
+- training data: :class:`SpectralSignatures`, :class:`ActivationClustering`,
+  :class:`RobustCovariance` (SPECTRE/QUE), :class:`LossIsolation` (ABL-style);
+- model: :class:`NeuralCleanse` (trigger reverse-engineering, MAD anomaly index);
+- inference time: :class:`STRIP` (entropy under superimposition).
+"""
+
+from redline.poisoning.detection._base import TrainingDataDetector
+from redline.poisoning.detection.cleanse import NeuralCleanse, mad_anomaly
+from redline.poisoning.detection.clustering import ActivationClustering
+from redline.poisoning.detection.isolation import LossIsolation
+from redline.poisoning.detection.robust import RobustCovariance
+from redline.poisoning.detection.spectral import SpectralSignatures
+from redline.poisoning.detection.strip import STRIP
+
+__all__ = [
+    "DATA_DETECTORS",
+    "STRIP",
+    "ActivationClustering",
+    "LossIsolation",
+    "NeuralCleanse",
+    "RobustCovariance",
+    "SpectralSignatures",
+    "TrainingDataDetector",
+    "mad_anomaly",
+]
+
+DATA_DETECTORS: dict[str, type[TrainingDataDetector]] = {
+    "spectral": SpectralSignatures,
+    "clustering": ActivationClustering,
+    "robust": RobustCovariance,
+    "isolation": LossIsolation,
+}
+"""Training-data detectors by their CLI name."""
