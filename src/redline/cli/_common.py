@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from redline.errors import InputError
 
 if TYPE_CHECKING:
-    from redline.evaluation import ScanResult
+    from pathlib import Path
 
-__all__ = ["parse_floats", "print_summary"]
+    from redline.defenses import RepairResult
+    from redline.evaluation import ScanResult
+    from redline.evaluation._result_backdoor import BackdoorSection
+
+__all__ = ["parse_floats", "print_backdoor", "print_repair", "print_summary"]
 
 
 def parse_floats(text: str | None, name: str, count: int | None = None) -> list[float] | None:
@@ -46,6 +50,8 @@ def print_summary(result: ScanResult, out: str) -> None:
             f"{r.attack_success_rate:.1%}",
         )
     console.print(table)
+    if result.backdoor is not None:
+        _backdoor_lines(console, result.backdoor)
     colours = {"PASS": "green", "WARN": "yellow", "FAIL": "red", "SKIP": "dim"}
     for c in result.checks:
         console.print(
@@ -60,3 +66,81 @@ def print_summary(result: ScanResult, out: str) -> None:
     console.print(
         f"report written to [bold]{out}[/] (report.html, scan.json, junit.xml, results.sarif)"
     )
+
+
+_VERDICT_COLOURS = {"clean": "green", "suspicious": "yellow", "trojaned": "red"}
+
+
+def _backdoor_lines(console: Any, section: BackdoorSection) -> None:
+    from rich.markup import escape
+
+    colour = _VERDICT_COLOURS[section.verdict]
+    console.print(f"backdoor: [{colour}]{section.verdict.upper()}[/] — {escape(section.summary)}")
+    if section.poison is not None:
+        p = section.poison
+        asr = "" if p.asr is None else f", attack success {p.asr:.1%}"
+        console.print(f"  ground truth: {p.attack} at {p.rate:g}, {p.n_poisoned} samples{asr}")
+    for d in section.data:
+        auc = "" if d.auroc is None else f", AUROC {d.auroc:.3f}, TPR@5%FPR {d.tpr_at_5_fpr:.3f}"
+        console.print(
+            f"  {d.detector:10} layer {d.layer}: {d.flagged} flagged, suspicious classes "
+            f"{d.suspicious_classes or 'none'}{auc}; most suspicious rows {d.top[:8]}"
+        )
+    if section.strip is not None:
+        s = section.strip
+        far = "" if s.far is None else f", FAR {s.far:.1%}, AUROC {s.auroc:.3f}"
+        console.print(
+            f"  STRIP: threshold {s.threshold:.3f} (FRR asked {s.frr:.1%}, measured "
+            f"{s.clean_frr_measured:.1%}{far})"
+        )
+    if section.repair is not None:
+        r = section.repair
+        line = _repair_line(
+            r.method, (r.asr_before, r.asr_after), (r.accuracy_before, r.accuracy_after), r.der
+        )
+        console.print(f"  repair: {escape(line)}")
+
+
+def _repair_line(
+    method: str,
+    asr: tuple[float | None, float | None],
+    acc: tuple[float | None, float | None],
+    der: float | None,
+) -> str:
+    parts = [method + ":"]
+    if asr[0] is not None and asr[1] is not None:
+        parts.append(f"ASR {asr[0]:.1%} -> {asr[1]:.1%},")
+    if acc[0] is not None and acc[1] is not None:
+        parts.append(f"clean accuracy {acc[0]:.1%} -> {acc[1]:.1%}")
+    if der is not None:
+        parts.append(f"(DER {der:.3f})")
+    return " ".join(parts)
+
+
+def print_backdoor(result: ScanResult, out: str) -> None:
+    """The backdoor verdict, per-detector lines and the policy, on stderr."""
+    from rich.console import Console
+    from rich.markup import escape
+
+    console = Console(stderr=True)
+    if result.backdoor is not None:
+        _backdoor_lines(console, result.backdoor)
+    if result.policy is not None:
+        verdict = "[green]PASS[/]" if result.policy.passed else "[red]FAIL[/]"
+        console.print(f"policy {escape(str(result.policy.source))}: {verdict}")
+        for f in result.policy.findings:
+            if not f.passed:
+                console.print(f"  [red]✗[/] {escape(f.rule)}: {escape(f.message)}")
+    console.print(f"report written to [bold]{escape(out)}[/]")
+
+
+def print_repair(result: RepairResult, out: Path) -> None:
+    """Before/after of a repair and where the weights went, on stderr."""
+    from rich.console import Console
+    from rich.markup import escape
+
+    console = Console(stderr=True)
+    r = result
+    line = _repair_line(r.method, (r.asr_before, r.asr_after), (r.acc_before, r.acc_after), r.der)
+    console.print(f"{escape(line)} on {escape(r.evaluated_on)}")
+    console.print(f"repaired weights written to [bold]{escape(str(out))}[/]")

@@ -9,7 +9,9 @@ import typer
 from typer.exceptions import Abort, TyperException
 
 from redline._version import __version__
+from redline.cli import backdoor as backdoor_cmd
 from redline.cli import demo as demo_cmd
+from redline.cli import poison as poison_cmd
 from redline.cli import report as report_cmd
 from redline.cli import scan as scan_cmd
 from redline.errors import RedlineError
@@ -27,6 +29,8 @@ app.command("scan")(scan_cmd.scan)
 app.command("demo")(demo_cmd.demo)
 app.command("report")(report_cmd.report)
 app.command("attacks")(report_cmd.attacks)
+app.command("poison")(poison_cmd.poison)
+app.add_typer(backdoor_cmd.app, name="backdoor")
 
 
 @app.command("version")

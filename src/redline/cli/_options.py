@@ -1,0 +1,90 @@
+"""Options shared by the commands that load a model, and the loading they describe."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from redline.cli._common import parse_floats
+
+if TYPE_CHECKING:
+    from redline.evaluation import ModelInfo
+    from redline.targets import TorchTarget
+
+__all__ = [
+    "AllowPickle",
+    "Bounds",
+    "Device",
+    "Mean",
+    "ModelOpt",
+    "ModelSpec",
+    "Std",
+    "Weights",
+]
+
+ModelOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--model", help="Model entry point 'package.module:factory' or 'path/file.py:factory'."
+    ),
+]
+Weights = Annotated[
+    Path | None,
+    typer.Option(help="Weights: state_dict (.pt, needs --model), TorchScript, or .pt2."),
+]
+AllowPickle = Annotated[
+    bool, typer.Option(help="Allow loading a pickled full model (runs code from the file!).")
+]
+Bounds = Annotated[str, typer.Option(help="Valid input range 'low,high'.")]
+Mean = Annotated[str | None, typer.Option(help="Per-channel mean applied inside.")]
+Std = Annotated[str | None, typer.Option(help="Per-channel std applied inside.")]
+Device = Annotated[str, typer.Option(help="Device: cpu, cuda, cuda:1...")]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Where the model comes from and its input contract, as given on the command line."""
+
+    model: str | None
+    weights: Path | None
+    allow_pickle: bool
+    bounds: str
+    mean: str | None
+    std: str | None
+    device: str
+
+    def parsed_bounds(self) -> tuple[float, float]:
+        """``--bounds`` as two floats (input error otherwise)."""
+        values = parse_floats(self.bounds, "bounds", count=2)
+        assert values is not None
+        return values[0], values[1]
+
+    def check(self) -> None:
+        """Cheap checks of the options, before anything is loaded."""
+        if self.model is None and self.weights is None:
+            from redline.errors import InputError
+
+            raise InputError("give --model, --weights, or both")
+        self.parsed_bounds()
+        parse_floats(self.mean, "mean")
+        parse_floats(self.std, "std")
+
+    def load(self) -> tuple[TorchTarget, ModelInfo]:
+        """Load the model and wrap it as a target with the given input contract."""
+        from redline.evaluation import ModelInfo
+        from redline.targets import TorchTarget, load_model
+
+        loaded = load_model(
+            self.model, self.weights, allow_pickle=self.allow_pickle, device=self.device
+        )
+        target = TorchTarget(
+            loaded.module,
+            bounds=self.parsed_bounds(),
+            mean=parse_floats(self.mean, "mean"),
+            std=parse_floats(self.std, "std"),
+        )
+        info = ModelInfo(source=loaded.source, format=loaded.format, sha256=loaded.sha256)
+        return target, info

@@ -1,0 +1,76 @@
+"""``redline poison``: simulate a poisoning attack on a training set, with ground truth."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from redline.cli._options import AllowPickle, Bounds, Device, Mean, ModelOpt, ModelSpec, Std
+
+__all__ = ["ATTACK_NAMES", "poison"]
+
+ATTACK_NAMES = ("badnets", "blended", "sig", "label-flip", "label-consistent")
+
+
+def poison(
+    data: Annotated[str, typer.Option(help="Training data (.npz, .csv, folder, bundled:...).")],
+    attack: Annotated[str, typer.Option(help="Attack: " + ", ".join(ATTACK_NAMES) + ".")],
+    rate: Annotated[float, typer.Option(help="Share of the whole set to poison, in (0, 1).")],
+    out: Annotated[Path, typer.Option(help="Poisoned .npz to write (mask beside it).")],
+    target_class: Annotated[
+        int | None, typer.Option(help="Class the backdoor sends inputs to (default 0).")
+    ] = None,
+    mode: Annotated[
+        str | None,
+        typer.Option(help="badnets: all-to-one|all-to-all; label-flip: random|targeted."),
+    ] = None,
+    source_class: Annotated[
+        int | None, typer.Option(help="label-flip targeted: the class relabelled.")
+    ] = None,
+    patch_size: Annotated[int, typer.Option(help="badnets: checkerboard side.")] = 3,
+    alpha: Annotated[float, typer.Option(help="blended: blend weight of the noise key.")] = 0.15,
+    amplitude: Annotated[float, typer.Option(help="sig: signal amplitude.")] = 0.1,
+    eps: Annotated[float, typer.Option(help="label-consistent: PGD radius (Linf).")] = 0.2,
+    model: ModelOpt = None,
+    weights: Annotated[
+        Path | None, typer.Option(help="label-consistent: surrogate model weights.")
+    ] = None,
+    allow_pickle: AllowPickle = False,
+    bounds: Bounds = "0,1",
+    mean: Mean = None,
+    std: Std = None,
+    device: Device = "cpu",
+    label_column: Annotated[str, typer.Option(help="CSV label column.")] = "label",
+    seed: Annotated[int, typer.Option(help="Seed of the sample choice and the trigger.")] = 0,
+) -> int:
+    """Poison a training set; writes the poisoned .npz (with the trigger and the mask
+    inside) and OUT.mask.npy, the ground-truth mask of the poisoned samples."""
+    from redline.cli._poison_run import PoisonRequest, run_poison
+
+    request = PoisonRequest(
+        data=data,
+        attack=attack,
+        rate=rate,
+        out=out,
+        target_class=target_class,
+        mode=mode,
+        source_class=source_class,
+        patch_size=patch_size,
+        alpha=alpha,
+        amplitude=amplitude,
+        eps=eps,
+        model=ModelSpec(model, weights, allow_pickle, bounds, mean, std, device),
+        label_column=label_column,
+        seed=seed,
+    )
+    poisoned, mask_path = run_poison(request)
+    share = poisoned.target_share()
+    typer.echo(
+        f"{poisoned.attack}: poisoned {poisoned.n_poisoned} of {len(poisoned.mask)} samples"
+        + ("" if share is None else f" ({share:.1%} of target class {poisoned.target_class})")
+        + f"; wrote {out} and {mask_path}",
+        err=True,
+    )
+    return 0
