@@ -150,8 +150,8 @@ class Policy(_Strict):
         return out
 
     def _checks(self, result: ScanResult) -> list[PolicyFinding]:
-        if self.checks == "none":
-            return []
+        if self.checks == "none" or result.config.norm is None:
+            return []  # no evasion part (backdoor checks only): nothing for them to judge
         wanted = None if self.checks == "all" else set(self.checks)
         if not result.checks:
             return [

@@ -88,7 +88,8 @@ def _backdoor_lines(console: Any, section: BackdoorSection) -> None:
         )
     if section.strip is not None:
         s = section.strip
-        far = "" if s.far is None else f", FAR {s.far:.1%}, AUROC {s.auroc:.3f}"
+        far = "" if s.far is None else f", FAR {s.far:.1%} of {s.hijacked} hijacked inputs"
+        far += "" if s.auroc is None else f", AUROC {s.auroc:.3f}"
         console.print(
             f"  STRIP: threshold {s.threshold:.3f} (FRR asked {s.frr:.1%}, measured "
             f"{s.clean_frr_measured:.1%}{far})"

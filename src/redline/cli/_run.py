@@ -5,10 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from redline.datasets import Dataset
 from redline.errors import InputError
 from redline.evaluation import ModelInfo, ScanResult, parse_threat, scan
+from redline.evaluation._backdoor import BackdoorOptions, check_clean, run_backdoor
+from redline.poisoning import PoisonedData
 from redline.policy import Policy, load_policy
 from redline.reports._bundle import check_output_dir, write_report_dir
+from redline.targets import TorchTarget
 
 __all__ = ["ScanRequest", "run_scan"]
 
@@ -39,13 +43,15 @@ class ScanRequest:
     checks: bool
     check_samples: int
     progress: bool
+    backdoor: bool = False
+    train: str | None = None
 
 
 def run_scan(req: ScanRequest) -> ScanResult:
     """Validate everything cheap first, then load, scan, judge and write the folder."""
     from redline.datasets import load_data
     from redline.evaluation import get_suite
-    from redline.targets import TorchTarget, load_model
+    from redline.targets import load_model
 
     threat = parse_threat(req.threat)
     policy = load_policy(req.policy) if req.policy is not None else None
@@ -55,11 +61,16 @@ def run_scan(req: ScanRequest) -> ScanResult:
         raise InputError("give --model, --weights, or both")
     if req.limit is not None and req.limit < 1:
         raise InputError(f"--limit must be >= 1, got {req.limit}")
+    if req.train is not None and not req.backdoor:
+        raise InputError("--train is only used by the backdoor checks: add --backdoor")
     loaded = load_model(req.model, req.weights, allow_pickle=req.allow_pickle, device=req.device)
     target = TorchTarget(loaded.module, bounds=req.bounds, mean=req.mean, std=req.std, eot=req.eot)
     data = load_data(
         req.data, label_column=req.label_column, group_column=req.group_column, bounds=req.bounds
     ).take(req.limit)
+    if req.backdoor:
+        check_clean((data.x, data.y), BackdoorOptions(seed=req.seed))
+    train = _training(req, target)
     result = scan(
         target,
         data.x,
@@ -78,7 +89,26 @@ def run_scan(req: ScanRequest) -> ScanResult:
         progress=req.progress,
         model=ModelInfo(source=loaded.source, format=loaded.format, sha256=loaded.sha256),
     )
+    if req.backdoor:
+        section = run_backdoor(
+            target,
+            train=None if train is None else (train[0].x, train[0].y),
+            clean=(data.x, data.y),
+            options=BackdoorOptions(seed=req.seed),
+            poisoned=None if train is None else train[1],
+            class_names=data.class_names,
+        ).section
+        result = result.model_copy(update={"backdoor": section})
     return judge_and_write(result, policy, req.out)
+
+
+def _training(req: ScanRequest, target: TorchTarget) -> tuple[Dataset, PoisonedData | None] | None:
+    """The training set of ``--train`` (with its ground truth if it is a poisoned file)."""
+    if req.train is None:
+        return None
+    from redline.cli._backdoor_run import load_training
+
+    return load_training(req.train, target.bounds, req.label_column)
 
 
 def _grid(eps: tuple[float, ...], policy: Policy | None, norm: str) -> list[float]:

@@ -50,6 +50,13 @@ def scan(
     checks: Annotated[bool, typer.Option(help="Run the evaluation sanity checks.")] = True,
     check_samples: Annotated[int, typer.Option(help="Samples used by the checks.")] = 100,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+    backdoor: Annotated[
+        bool, typer.Option(help="Also run the backdoor checks (Neural Cleanse, STRIP).")
+    ] = False,
+    train: Annotated[
+        str | None,
+        typer.Option(help="With --backdoor: the training set, for the data detectors."),
+    ] = None,
 ) -> int:
     """Red-team a PyTorch model under a threat model and write a report folder."""
     from redline.cli._run import ScanRequest, run_scan
@@ -77,6 +84,8 @@ def scan(
         checks=checks,
         check_samples=check_samples,
         progress=progress,
+        backdoor=backdoor,
+        train=train,
     )
     result = run_scan(request)
     print_summary(result, str(out))

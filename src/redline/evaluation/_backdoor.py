@@ -193,7 +193,10 @@ def run_backdoor(
 
 
 def _run_strip(
-    target: TorchTarget, x: Array, opts: BackdoorOptions, triggered: Array | None
+    target: TorchTarget,
+    x: Array,
+    opts: BackdoorOptions,
+    triggered: tuple[Array, Labels] | None,
 ) -> StripSummary:
     order = np.random.default_rng(opts.seed).permutation(len(x))
     cut = round(len(x) * (1 - STRIP_HOLDOUT))
@@ -201,12 +204,14 @@ def _run_strip(
     return strip_summary(strip, target, x[order[:cut]], x[order[cut:]], triggered)
 
 
-def _triggered(poisoned: PoisonedData | None, clean: tuple[Array, Labels] | None) -> Array | None:
+def _triggered(
+    poisoned: PoisonedData | None, clean: tuple[Array, Labels] | None
+) -> tuple[Array, Labels] | None:
     if poisoned is None or poisoned.trigger is None or clean is None:
         return None
     if poisoned.params.get("mode") in ("random", "targeted"):
         return None
-    return triggered_test_set(poisoned, *clean)[0]
+    return triggered_test_set(poisoned, *clean)
 
 
 def _poison_info(

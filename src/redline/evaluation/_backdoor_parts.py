@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
+import torch
 
 from redline.defenses import RepairResult
 from redline.evaluation._result_backdoor import (
@@ -173,19 +174,29 @@ def strip_summary(
     target: TorchTarget,
     x_fit: npt.NDArray[np.float32],
     x_holdout: npt.NDArray[np.float32],
-    x_triggered: npt.NDArray[np.float32] | None = None,
+    triggered: tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]] | None = None,
 ) -> StripSummary:
     """Calibrate STRIP on ``x_fit``, measure its false rejections on clean ``x_holdout``
-    and, given triggered inputs, its false acceptances and AUROC."""
+    and, given triggered inputs with the labels the attacker wants, its false acceptances
+    and AUROC on those the backdoor actually hijacks (accepting a triggered input the
+    model still classifies correctly does no harm; a model without the backdoor has none)."""
     strip.fit(target, x_fit)
     clean = strip.score(x_holdout)
     frr = float(strip.predict(x_holdout).mean())
+    x_triggered = None
+    if triggered is not None and len(triggered[0]):
+        x_trig, wanted = triggered
+        with target.session():
+            pred = target.predict(torch.as_tensor(x_trig, device=target.device)).cpu().numpy()
+        x_triggered = x_trig[pred == wanted]
     if x_triggered is None or not len(x_triggered):
         return StripSummary(
             threshold=strip.threshold_,
             frr=strip.frr,
             n_overlays=strip.n_overlays,
             clean_frr_measured=frr,
+            far=None if x_triggered is None else 0.0,
+            hijacked=None if x_triggered is None else 0,
             histogram=histogram({"clean": clean}),
         )
     bad = strip.score(x_triggered)
@@ -196,6 +207,7 @@ def strip_summary(
         clean_frr_measured=frr,
         far=float(1.0 - strip.predict(x_triggered).mean()),
         auroc=auroc(clean, bad),
+        hijacked=len(x_triggered),
         histogram=histogram({"clean": clean, "triggered": bad}),
     )
 

@@ -90,7 +90,11 @@ class StripSummary(_Model):
     n_overlays: int
     clean_frr_measured: float
     far: float | None = None
+    """Share of hijacking triggered inputs (the model gives the attacker's label) let
+    through; 0 when the trigger hijacks none (nothing to catch)."""
     auroc: float | None = None
+    hijacked: int | None = None
+    """Triggered inputs the backdoor hijacked, on which ``far`` and ``auroc`` are measured."""
     histogram: Histogram
 
 
