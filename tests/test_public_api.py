@@ -22,6 +22,7 @@ def test_top_level_names() -> None:
         "__version__",
         "load_policy",
         "scan",
+        "scan_backdoor",
     ]
     for name in redline.__all__:
         assert getattr(redline, name) is not None

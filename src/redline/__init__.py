@@ -13,7 +13,7 @@ from redline._version import __version__
 
 if TYPE_CHECKING:
     from redline.errors import InputError, RedlineError
-    from redline.evaluation import ScanResult, scan
+    from redline.evaluation import ScanResult, scan, scan_backdoor
     from redline.policy import Policy, load_policy
     from redline.targets import CallableTarget, Target, TorchTarget
 
@@ -28,6 +28,7 @@ __all__ = [
     "__version__",
     "load_policy",
     "scan",
+    "scan_backdoor",
 ]
 
 _WHERE = {
@@ -40,6 +41,7 @@ _WHERE = {
     "TorchTarget": "redline.targets",
     "load_policy": "redline.policy",
     "scan": "redline.evaluation",
+    "scan_backdoor": "redline.evaluation",
 }
 
 
