@@ -172,39 +172,40 @@ def _bad_cases(files: dict[str, Path], tmp: Path) -> dict[str, tuple[list[str], 
     np.savez(tiny, x=test.x[:40], y=test.y[:40])
     model = [*MODEL, "--weights", str(files["bad"])]
     poison = ["poison", "--data", str(files["train"]), "--attack", "badnets"]
+    other = tmp / "other.npz"  # a poisoned file of another (40-sample) data set
+    make = ["poison", "--data", str(tiny), "--attack", "blended", "--rate", "0.1"]
+    assert run([*make, "--out", str(other)]) == 0
     data = ["backdoor", "scan-data", *model, "--data", str(files["train"])]
     out = ["--out", str(tmp / "OUT")]
+    repair = ["backdoor", "repair", *model, "--clean", str(files["test"])]
+    retrain = [*repair, "--method", "retrain", "--data", str(files["train"])]
+    pout = ["--out", str(tmp / "p.npz")]
     return {
         "mask length": ([*data, "--mask", str(short), *out], "short.npy"),
         "poisoned vs data": (
-            ["backdoor", "repair", *model, "--clean", str(files["test"]), "--method", "retrain"]
-            + ["--data", str(files["train"]), "--exclude", str(short), "--out", str(tmp / "r.pt")],
+            [*retrain, "--exclude", str(short), "--out", str(tmp / "r.pt")],
             "10",
         ),
-        "target class": (
-            [*poison, "--rate", "0.1", "--target-class", "12", "--out", str(tmp / "p.npz")],
-            "0..9",
-        ),  # fmt: skip
-        "rate zero": ([*poison, "--rate", "0", "--out", str(tmp / "p.npz")], "(0, 1)"),
-        "rate above one": ([*poison, "--rate", "1.5", "--out", str(tmp / "p.npz")], "(0, 1)"),
+        "poisoned file vs data": ([*data, "--mask", str(other), *out], "40"),
+        "target class": ([*poison, "--rate", "0.1", "--target-class", "12", *pout], "0..9"),
+        "rate zero": ([*poison, "--rate", "0", *pout], "(0, 1)"),
+        "rate above one": ([*poison, "--rate", "1.5", *pout], "(0, 1)"),
         "unknown layer": ([*data, "--layer", "nope", *out], "'nope'"),
         "unknown detector": ([*data, "--detectors", "spectral,magic", *out], "magic"),
         "too little clean data": (
             ["backdoor", "scan-model", *model, "--clean", str(tiny), *out],
             "too little clean data",
         ),
-        "unknown method": (
-            ["backdoor", "repair", *model, "--clean", str(files["test"]), "--method", "x"]
-            + ["--out", str(tmp / "r.pt")],
-            "fine-prune",
-        ),
+        "unknown method": ([*repair, "--method", "x", "--out", str(tmp / "r.pt")], "fine-prune"),
     }
 
 
 def test_every_bad_input_exits_2_with_one_line_and_writes_nothing(
     files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    for case, (args, expected) in _bad_cases(files, tmp_path).items():
+    cases = _bad_cases(files, tmp_path)
+    capsys.readouterr()
+    for case, (args, expected) in cases.items():
         before = {p.name for p in tmp_path.iterdir()}
         code = run(args)
         err = capsys.readouterr().err.strip()

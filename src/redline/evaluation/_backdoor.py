@@ -233,9 +233,8 @@ def _poison_info(
 
 
 def _name(label: int, class_names: Sequence[str] | None) -> str:
-    return f"class {label}" + (
-        f" ({class_names[label]})" if class_names and label < len(class_names) else ""
-    )
+    named = class_names[label] if class_names and label < len(class_names) else str(label)
+    return f"class {label}" + ("" if named == str(label) else f" ({named})")
 
 
 def _verdict(

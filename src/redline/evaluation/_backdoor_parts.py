@@ -197,7 +197,7 @@ def strip_summary(
             clean_frr_measured=frr,
             far=None if x_triggered is None else 0.0,
             hijacked=None if x_triggered is None else 0,
-            histogram=histogram({"clean": clean}),
+            histogram=histogram({"clean": -clean}),  # entropies, as threshold_
         )
     bad = strip.score(x_triggered)
     return StripSummary(
@@ -208,7 +208,7 @@ def strip_summary(
         far=float(1.0 - strip.predict(x_triggered).mean()),
         auroc=auroc(clean, bad),
         hijacked=len(x_triggered),
-        histogram=histogram({"clean": clean, "triggered": bad}),
+        histogram=histogram({"clean": -clean, "triggered": -bad}),
     )
 
 

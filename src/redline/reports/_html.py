@@ -11,8 +11,10 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
 from redline.evaluation._result import Accuracy, GroupAccuracy, ScanResult
-from redline.reports._charts import render_charts
+from redline.reports._backdoor import VERDICT_TONES, backdoor_view
+from redline.reports._charts import reliability_chart, render_charts
 from redline.reports._format import (
+    class_name,
     fmt_ci,
     fmt_eps,
     fmt_num,
@@ -101,17 +103,42 @@ def _checks_tile(result: ScanResult) -> Tile:
     )
 
 
+def _backdoor_tile(result: ScanResult) -> list[Tile]:
+    """The backdoor verdict and the classes it points at (no tile without a backdoor part)."""
+    section = result.backdoor
+    if section is None:
+        return []
+    flagged = section.model.flagged_classes if section.model else []
+    if not flagged:
+        flagged = sorted({c for d in section.data for c in d.suspicious_classes})
+    names = [class_name(result, c) for c in flagged]
+    sub = (
+        f"class{'es' if len(names) > 1 else ''} {', '.join(names)}" if names else "no class flagged"
+    )
+    parts = len(section.data) + sum(x is not None for x in (section.model, section.strip))
+    lines = (sub, f"{parts} detector{'s' if parts != 1 else ''} run")
+    return [Tile("Backdoor", section.verdict, lines, VERDICT_TONES[section.verdict])]
+
+
 def _tiles(result: ScanResult) -> list[Tile]:
-    """Clean and robust accuracies, the policy verdict and the check counts."""
+    """Clean and robust accuracies, the backdoor verdict, the policy and the check counts."""
     clean = result.clean.accuracy
-    tiles = [_accuracy_tile("Clean accuracy", clean, None)]
+    tiles = [_accuracy_tile("Clean accuracy", clean, None)] if clean.n else []
     tiles += [_accuracy_tile(f"Robust · ε = {fmt_eps(r.eps)}", r.robust, clean) for r in result.eps]
-    return [*tiles, _policy_tile(result), _checks_tile(result)]
+    tiles += [*_backdoor_tile(result), _policy_tile(result)]
+    return [*tiles, _checks_tile(result)] if _evasion(result) else tiles
+
+
+def _evasion(result: ScanResult) -> bool:
+    """Whether the scan has an evasion part (a backdoor-only scan has no threat model)."""
+    return result.config.norm is not None
 
 
 def _lede(result: ScanResult) -> str:
     """One sentence a reviewer can quote: the accuracy drop at the largest eps."""
     clean = result.clean.accuracy
+    if not _evasion(result) and result.backdoor is not None:
+        return f"Backdoor verdict: {result.backdoor.verdict}. {result.backdoor.summary}"
     threat = f"{norm_label(result.config.norm)} attacks ({result.config.suite} suite)"
     if not result.eps:
         return f"Clean accuracy {fmt_pct(clean.value)} on {clean.n:,} samples; no attack run."
@@ -157,6 +184,9 @@ def _repro(result: ScanResult) -> dict[str, list[tuple[str, Any]]]:
             ("suite", c.suite), ("batch size", c.batch_size), ("checks", c.checks),
             ("check samples", c.check_samples), ("schema", result.schema_version),
             ("created", result.created_at),
+        ] if _evasion(result) else [
+            ("seed", c.seed), ("batch size", c.batch_size), ("schema", result.schema_version),
+            ("created", result.created_at),
         ],
     }  # fmt: skip
 
@@ -164,14 +194,18 @@ def _repro(result: ScanResult) -> dict[str, list[tuple[str, Any]]]:
 def _context(result: ScanResult) -> dict[str, Any]:
     """Everything the template needs, derived from the result alone."""
     eps_classes = [r.per_class for r in result.eps]
+    evasion = _evasion(result)
+    charts = render_charts(result) if evasion else {"reliability": reliability_chart(result)}
     return {
         "r": result,
+        "evasion": evasion,
+        "bd": backdoor_view(result),
         "title": result.target.source or f"{result.target.kind} model",
         "lede": _lede(result),
         "tiles": _tiles(result),
         "counts": status_counts(result.checks),
         "checks": sorted_checks(result.checks),
-        "charts": {k: Markup(v) for k, v in render_charts(result).items()},
+        "charts": {k: Markup(v) for k, v in charts.items()},
         "examples": example_views(result),
         "class_rows": _group_rows(result.clean.per_class, eps_classes),
         "slice_rows": _group_rows(result.clean.per_slice, [r.per_slice for r in result.eps]),

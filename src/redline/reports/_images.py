@@ -16,7 +16,14 @@ from redline.errors import InputError
 from redline.evaluation._result import Example, ScanResult
 from redline.reports._format import class_name, fmt_eps
 
-__all__ = ["THUMB_PX", "ExampleView", "example_views", "image_uri", "perturbation_uri"]
+__all__ = [
+    "THUMB_PX",
+    "ExampleView",
+    "as_chw",
+    "example_views",
+    "image_uri",
+    "perturbation_uri",
+]
 
 THUMB_PX = 88
 FloatArray = npt.NDArray[np.float64]
@@ -39,7 +46,7 @@ class ExampleView:
     index: int
 
 
-def _as_chw(data: list[Any], where: str) -> FloatArray:
+def as_chw(data: list[Any], where: str) -> FloatArray:
     """A nested list as a (c, h, w) float array; (h, w) counts as one channel."""
     try:
         arr = np.asarray(data, dtype=np.float64)
@@ -94,7 +101,7 @@ def perturbation_uri(delta: FloatArray) -> tuple[str, float]:
 def _view(result: ScanResult, ex: Example) -> ExampleView:
     """Thumbnails and captions for one example."""
     where = f"example of sample {ex.index}"
-    clean, adv = _as_chw(ex.clean, where), _as_chw(ex.adversarial, where)
+    clean, adv = as_chw(ex.clean, where), as_chw(ex.adversarial, where)
     if clean.shape != adv.shape:
         raise InputError(f"{where}: clean {list(clean.shape)} and adversarial differ in shape")
     delta_uri, scale = perturbation_uri(adv - clean)

@@ -58,6 +58,8 @@ def _properties(result: ScanResult) -> ET.Element:
         "clean_accuracy": f"{result.clean.accuracy.value:.6g}",
     }
     values |= {f"robust_accuracy@{r.eps:g}": f"{r.robust.value:.6g}" for r in result.eps}
+    if result.backdoor is not None:
+        values["backdoor.verdict"] = result.backdoor.verdict
     for name, value in values.items():
         ET.SubElement(props, "property", name=name, value=value)
     return props

@@ -5,9 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from redline.evaluation._result import ScanResult
+from redline.evaluation._result_backdoor import BackdoorSection
 from redline.reports._format import (
+    class_name,
     fmt_ci,
     fmt_eps,
+    fmt_num,
     fmt_pct,
     fmt_value,
     norm_label,
@@ -69,17 +72,87 @@ def _policy(result: ScanResult) -> list[str]:
     return lines
 
 
-def render_markdown(result: ScanResult) -> str:
-    """Headline table, checks and policy verdict as GitHub-flavoured Markdown."""
+def _classes(result: ScanResult, labels: list[int]) -> str:
+    return ", ".join(f"**{_cell(class_name(result, c))}**" for c in labels) or "none"
+
+
+def _detectors(result: ScanResult, section: BackdoorSection) -> list[str]:
+    """One table row per training-data detector: flagged count, suspicious classes, AUROC."""
+    if not section.data:
+        return []
+    lines = [
+        "| data detector | layer | flagged | suspicious classes | AUROC | TPR @ 5% FPR |",
+        "|---|---|---:|---|---:|---:|",
+    ]
+    for d in section.data:
+        auroc = "—" if d.auroc is None else f"{d.auroc:.3f}"
+        lines.append(
+            f"| `{d.detector}` | {_cell(d.layer or '—')} | {d.flagged:,} of {d.n:,} | "
+            f"{_classes(result, d.suspicious_classes)} | {auroc} | {fmt_pct(d.tpr_at_5_fpr)} |"
+        )
+    return lines
+
+
+def _backdoor_facts(result: ScanResult, section: BackdoorSection) -> list[str]:
+    """Model detector, STRIP, repair and ground truth as one bullet each."""
+    lines = []
+    if (m := section.model) is not None:
+        top = max(m.anomaly_index, default=0.0)
+        lines.append(
+            f"- Model (`{m.detector}`): flagged {_classes(result, m.flagged_classes)}; "
+            f"highest anomaly index {top:.2f}, threshold {fmt_num(m.threshold)}"
+        )
+    if (st := section.strip) is not None:
+        auroc = "" if st.auroc is None else f", AUROC {st.auroc:.3f}"
+        lines.append(
+            f"- STRIP: entropy threshold {fmt_num(st.threshold)}, FRR {fmt_pct(st.frr)} "
+            f"(measured {fmt_pct(st.clean_frr_measured)}), FAR {fmt_pct(st.far)}{auroc}"
+        )
+    if (rp := section.repair) is not None:
+        der = "—" if rp.der is None else f"{rp.der:.3f}"
+        lines.append(
+            f"- Repair (`{rp.method}`): attack success {fmt_pct(rp.asr_before)} → "
+            f"{fmt_pct(rp.asr_after)}, clean accuracy {fmt_pct(rp.accuracy_before)} → "
+            f"{fmt_pct(rp.accuracy_after)}, DER **{der}**"
+        )
+    if (p := section.poison) is not None:
+        target = "" if p.target_class is None else f", target {_classes(result, [p.target_class])}"
+        lines.append(
+            f"- Ground truth: `{p.attack}`, {fmt_pct(p.rate)} poisoned "
+            f"({p.n_poisoned:,} samples){target}"
+        )
+    return lines
+
+
+def _backdoor(result: ScanResult, section: BackdoorSection) -> str:
+    """The backdoor verdict, then per-detector findings, STRIP, repair and ground truth."""
+    parts = [
+        [f"**Backdoor: {section.verdict.upper()}.** {section.summary}"],
+        _detectors(result, section),
+        _backdoor_facts(result, section),
+    ]
+    return "\n\n".join("\n".join(lines) for lines in parts if lines)
+
+
+def _title(result: ScanResult) -> str:
+    """The heading and one line on what was run."""
     name = result.target.source or result.target.kind
-    title = (
+    c = result.config
+    what = f"{c.suite} suite, {norm_label(c.norm)}" if c.norm is not None else "backdoor checks"
+    return (
         f"### redline scan: `{name}` on `{result.data.source}`\n\n"
-        f"{result.config.suite} suite, {norm_label(result.config.norm)}, "
-        f"{result.data.n_samples} samples, seed {result.config.seed}, "
-        f"{result.cost.seconds:.1f} s"
+        f"{what}, {result.data.n_samples} samples, seed {c.seed}, {result.cost.seconds:.1f} s"
     )
-    blocks = [title, "\n".join(_headline(result)), "\n".join(_policy(result))]
-    blocks.append("\n".join(_checks(result)))
+
+
+def render_markdown(result: ScanResult) -> str:
+    """Headline table, backdoor verdict, policy and checks as GitHub-flavoured Markdown."""
+    blocks = [_title(result), "\n".join(_headline(result))]
+    if result.backdoor is not None:
+        blocks.append(_backdoor(result, result.backdoor))
+    blocks.append("\n".join(_policy(result)))
+    if result.config.norm is not None:
+        blocks.append("\n".join(_checks(result)))
     sha = result.target.sha256
     blocks.append(
         f"<sub>model sha256 `{sha[:16] if sha else 'n/a'}` · data sha256 "

@@ -120,6 +120,7 @@ def sarif_log(result: ScanResult) -> dict[str, Any]:
         "clean_accuracy": result.clean.accuracy.value,
         "robust_accuracy": {f"{r.eps:g}": r.robust.value for r in result.eps},
         "policy_passed": None if result.policy is None else result.policy.passed,
+        "backdoor_verdict": None if result.backdoor is None else result.backdoor.verdict,
     }
     run = {
         "tool": {"driver": driver},
