@@ -29,7 +29,7 @@ from redline.evaluation._backdoor_parts import repair_summary
 from redline.poisoning import PoisonedData, load_mask, load_poisoned, triggered_test_set
 from redline.poisoning.detection import DATA_DETECTORS
 from redline.reports._bundle import check_output_dir
-from redline.targets import TorchTarget
+from redline.targets import InputSpace, TorchTarget, in_input_space
 
 __all__ = ["METHODS", "RepairRequest", "run_repair"]
 
@@ -57,34 +57,8 @@ class RepairRequest:
     seed: int
 
 
-class _Normalize(nn.Module):
-    """The target's input normalisation, so a repair trains the model in input space."""
-
-    def __init__(self, mean: list[float], std: list[float]) -> None:
-        super().__init__()
-        self.register_buffer("mean", torch.tensor(mean).view(1, -1, *([1] * 2)))
-        self.register_buffer("std", torch.tensor(std).view(1, -1, *([1] * 2)))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        mean, std = self.get_buffer("mean"), self.get_buffer("std")
-        shape = (1, -1) + (1,) * (x.dim() - 2)
-        return (x - mean.view(shape)) / std.view(shape)
-
-
-def _in_input_space(target: TorchTarget) -> nn.Module:
-    if target.mean is None and target.std is None:
-        return target.module
-    channels = len(target.mean or target.std or [0.0])
-    mean, std = target.mean or [0.0] * channels, target.std or [1.0] * channels
-    return nn.Sequential(_Normalize(mean, std).to(target.device), target.module)
-
-
 def _unwrapped(module: nn.Module) -> nn.Module:
-    return (
-        module[1]
-        if isinstance(module, nn.Sequential) and isinstance(module[0], _Normalize)
-        else module
-    )
+    return module.inner if isinstance(module, InputSpace) else module
 
 
 def _check(req: RepairRequest) -> None:
@@ -132,16 +106,11 @@ def _flags(req: RepairRequest, target: TorchTarget, train: Dataset) -> npt.NDArr
 
 
 def _repair(req: RepairRequest, target: TorchTarget, repair_set: Dataset) -> RepairResult:
-    module = _in_input_space(target)
+    module = in_input_space(target)
     if req.method == "fine-prune":
         extra = {} if req.epochs is None else {"finetune_epochs": req.epochs}
-        layer = (
-            "auto"
-            if req.layer == "auto"
-            else f"1.{req.layer}"
-            if module is not target.module
-            else req.layer
-        )
+        wrapped = module is not target.module
+        layer = f"inner.{req.layer}" if wrapped and req.layer != "auto" else req.layer
         return fine_prune(module, repair_set.x, repair_set.y, layer=layer, seed=req.seed, **extra)
     assert req.data is not None
     train, _ = load_training(req.data, target.bounds, "label")
@@ -183,7 +152,7 @@ def run_repair(req: RepairRequest) -> tuple[RepairResult, ScanResult | None]:
     repair_set, evaluation = _split_clean(clean, test, req.seed)
     if req.report is not None:
         check_clean((evaluation.x, evaluation.y), BackdoorOptions(seed=req.seed))
-    before = _in_input_space(target)
+    before = in_input_space(target)
     result = _repair(req, target, repair_set)
     x_trig, wanted = _triggered(poisoned, evaluation)
     result = evaluate_repair(

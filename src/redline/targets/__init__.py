@@ -3,15 +3,18 @@
 from redline.targets._base import LossFn, Target
 from redline.targets._callable import CallableTarget
 from redline.targets._loading import LoadedModel, load_model
+from redline.targets._normalized import InputSpace, in_input_space
 from redline.targets._torch import TorchTarget
 from redline.targets._usage import Usage
 
 __all__ = [
     "CallableTarget",
+    "InputSpace",
     "LoadedModel",
     "LossFn",
     "Target",
     "TorchTarget",
     "Usage",
+    "in_input_space",
     "load_model",
 ]

@@ -13,29 +13,12 @@ import torch
 from torch import nn
 
 from redline.poisoning.detection._base import Labels, TrainingDataDetector
-from redline.targets import TorchTarget
+from redline.targets import TorchTarget, in_input_space
 from redline.zoo import train_classifier
 
 __all__ = ["LossIsolation"]
 
 Floats = npt.NDArray[np.float64]
-
-
-class _Normalized(nn.Module):
-    """The target's input normalisation in front of a module, so it trains in input space."""
-
-    def __init__(self, module: nn.Module, target: TorchTarget) -> None:
-        super().__init__()
-        self.inner = module
-        self.register_buffer("mean", torch.tensor(target.mean or [0.0], device=target.device))
-        self.register_buffer("std", torch.tensor(target.std or [1.0], device=target.device))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        extra = [1] * (x.dim() - 2)
-        mean = self.get_buffer("mean").view(1, -1, *extra)
-        std = self.get_buffer("std").view(1, -1, *extra)
-        out: torch.Tensor = self.inner((x - mean) / std)
-        return out
 
 
 @dataclass(frozen=True)
@@ -85,7 +68,7 @@ class LossIsolation(TrainingDataDetector):
         self.train_batch_size = train_batch_size
 
     def _prepare(self, target: TorchTarget, x: npt.NDArray[np.float32], y: Labels) -> None:
-        fresh = _Normalized(_fresh_copy(target.module, self.random_state), target)
+        fresh = in_input_space(target, _fresh_copy(target.module, self.random_state))
         train_classifier(
             fresh,
             x,
