@@ -201,6 +201,24 @@ def test_fine_prune_rejects_bad_settings(badnets: Backdoored) -> None:
         fine_prune(badnets.module, badnets.x_clean, badnets.y_clean, prune_ratio=1.0)
     with pytest.raises(InputError, match="holdout"):
         fine_prune(badnets.module, badnets.x_clean, badnets.y_clean, holdout=0.0)
+    with pytest.raises(InputError, match="distill"):
+        fine_prune(badnets.module, badnets.x_clean, badnets.y_clean, distill=-1.0)
+
+
+def test_distillation_keeps_clean_predictions_closer(badnets: Backdoored) -> None:
+    """The distillation term pulls the fine-tuned model toward its clean predictions:
+    it must agree with the original model on clean test inputs more than plain
+    fine-tuning does, and still remove the backdoor."""
+    kw = {"prune_ratio": 0.3, "seed": 0}
+    plain = fine_prune(badnets.module, badnets.x_clean, badnets.y_clean, distill=0.0, **kw)
+    kept = fine_prune(badnets.module, badnets.x_clean, badnets.y_clean, **kw)
+    assert kept.params["distill"] == 1.0 and plain.params["distill"] == 0.0
+    x = torch.as_tensor(badnets.x_test)
+    with torch.no_grad():
+        logits = [m(x) for m in (badnets.module, plain.module, kept.module)]
+    gap = [float((lg.softmax(1) - logits[0].softmax(1)).abs().sum(1).mean()) for lg in logits]
+    assert gap[2] < gap[1]
+    assert _evaluate(badnets, kept).asr_after < 0.10
 
 
 # --- retraining ------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from torch import nn
 
 from redline.datasets import validate_arrays
 from redline.defenses._der import RepairResult, predict_labels
+from redline.defenses._finetune import distill_finetune
 from redline.errors import InputError
 from redline.zoo import train_classifier
 
@@ -153,6 +154,7 @@ def _finetune(
     *,
     epochs: int,
     lr: float,
+    distill: float,
     seed: int,
 ) -> None:
     """Fine-tune on clean data with the pruned channels' gradients masked to zero."""
@@ -163,22 +165,24 @@ def _finetune(
     hooks = [p.register_hook(masked) for p in params]  # type: ignore[no-untyped-call]
     try:
         if epochs > 0:
-            train_classifier(
-                model, data[0], data[1], epochs=epochs, lr=lr, batch_size=32, seed=seed
-            )
+            distill_finetune(model, data, epochs=epochs, lr=lr, distill=distill, seed=seed)
     finally:
         for h in hooks:
             h.remove()
     _apply_mask(params, keep)  # exact zeros, whatever the optimiser did
 
 
-def _check_settings(prune_ratio: float | None, max_acc_drop: float, epochs: int, lr: float) -> None:
+def _check_settings(
+    prune_ratio: float | None, max_acc_drop: float, epochs: int, lr: float, distill: float
+) -> None:
     if prune_ratio is not None and not 0.0 <= prune_ratio < 1.0:
         raise InputError(f"prune_ratio must be in [0, 1) or None, got {prune_ratio}")
     if not 0.0 <= max_acc_drop <= 1.0:
         raise InputError(f"max_acc_drop must be in [0, 1], got {max_acc_drop}")
-    if epochs < 0 or not lr > 0.0:
-        raise InputError(f"finetune_epochs must be >= 0 and lr > 0, got {epochs} and {lr}")
+    if epochs < 0 or not lr > 0.0 or not distill >= 0.0:
+        raise InputError(
+            f"finetune_epochs and distill must be >= 0 and lr > 0, got {epochs}, {distill}, {lr}"
+        )
 
 
 def _prune(
@@ -215,6 +219,7 @@ def fine_prune(
     max_acc_drop: float = 0.02,
     finetune_epochs: int = 20,
     lr: float = 2e-2,
+    distill: float = 1.0,
     holdout: float = 0.2,
     seed: int = 0,
 ) -> RepairResult:
@@ -229,12 +234,15 @@ def fine_prune(
 
     The default fine-tuning (Adam, ``lr=2e-2``) is deliberately strong: on the BadNets
     digits CNN a gentler ``1e-2`` leaves 20-50% attack success, because the backdoor
-    shares neurons with clean features there and so is not dormant.
+    shares neurons with clean features there and so is not dormant. To keep the clean
+    task, the rate is cosine-annealed and the pruned model's clean predictions are
+    distilled back with weight ``distill`` (0: plain fine-tuning as in the paper); see
+    :func:`redline.defenses._finetune.distill_finetune`.
     """
     if not isinstance(module, nn.Module):
         raise InputError(f"fine_prune needs a torch.nn.Module, got {type(module).__name__}")
     x, y = _clean_data(x_clean, y_clean, "clean data")
-    _check_settings(prune_ratio, max_acc_drop, finetune_epochs, lr)
+    _check_settings(prune_ratio, max_acc_drop, finetune_epochs, lr, distill)
     train_idx, held_idx = _split(len(y), holdout, seed)
     held = (x[held_idx], y[held_idx])
     model = copy.deepcopy(module)
@@ -242,11 +250,11 @@ def fine_prune(
         model, layer, x[train_idx], held, prune_ratio=prune_ratio, max_acc_drop=max_acc_drop
     )
     train = (x[train_idx], y[train_idx])
-    _finetune(model, params, keep, train, epochs=finetune_epochs, lr=lr, seed=seed)
+    _finetune(model, params, keep, train, epochs=finetune_epochs, lr=lr, distill=distill, seed=seed)
     pruned = [int(i) for i in torch.nonzero(keep == 0).flatten()]
     settings: dict[str, Any] = {"layer": name, "prune_ratio": prune_ratio, "seed": seed}
     settings |= {"max_acc_drop": max_acc_drop, "finetune_epochs": finetune_epochs, "lr": lr}
-    settings |= {"holdout": holdout}
+    settings |= {"holdout": holdout, "distill": distill}
     settings |= {"channels": len(keep), "pruned_channels": pruned}
     return RepairResult(
         model,
