@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal, cast
 
 import numpy as np
 
+from redline._atomic import atomic_writer
 from redline.cli._options import ModelSpec
 from redline.errors import InputError
 from redline.poisoning import (
@@ -118,15 +118,8 @@ def _poisoner(req: PoisonRequest, shape: tuple[int, ...]) -> Poisoner:
 
 
 def _save_mask(mask: np.typing.NDArray[np.bool_], path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.save(handle, mask, allow_pickle=False)
-        Path(tmp).replace(path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            Path(tmp).unlink()
-        raise
+    with atomic_writer(path) as handle:
+        np.save(handle, mask, allow_pickle=False)
 
 
 def run_poison(req: PoisonRequest) -> tuple[PoisonedData, Path]:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +10,7 @@ import numpy.typing as npt
 import torch
 from torch import nn
 
+from redline._atomic import atomic_writer
 from redline.cli._backdoor_run import check_layer, load_training
 from redline.cli._options import ModelSpec
 from redline.datasets import Dataset, load_data
@@ -129,15 +127,8 @@ def _triggered(
 
 
 def _save(module: nn.Module, out: Path) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(_unwrapped(module).state_dict(), handle)
-        Path(tmp).replace(out)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            Path(tmp).unlink()
-        raise
+    with atomic_writer(out) as handle:
+        torch.save(_unwrapped(module).state_dict(), handle)
 
 
 def run_repair(req: RepairRequest) -> tuple[RepairResult, ScanResult | None]:

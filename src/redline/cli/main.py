@@ -10,6 +10,7 @@ from typer.exceptions import Abort, TyperException
 
 from redline._version import __version__
 from redline.cli import backdoor as backdoor_cmd
+from redline.cli import data as data_cmd
 from redline.cli import demo as demo_cmd
 from redline.cli import poison as poison_cmd
 from redline.cli import report as report_cmd
@@ -31,6 +32,7 @@ app.command("report")(report_cmd.report)
 app.command("attacks")(report_cmd.attacks)
 app.command("poison")(poison_cmd.poison)
 app.add_typer(backdoor_cmd.app, name="backdoor")
+app.add_typer(data_cmd.app, name="data")
 
 
 @app.command("version")
