@@ -32,6 +32,7 @@ __all__ = [
     "Verification",
     "find_duplicates",
     "manifest",
+    "pooled_inputs",
     "sample_hashes",
     "verify",
 ]
@@ -261,7 +262,7 @@ def _exact_groups(x: npt.NDArray[np.float32]) -> list[tuple[int, ...]]:
     return sorted(tuple(g) for g in by_hash.values() if len(g) > 1)
 
 
-def _pooled(x: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+def pooled_inputs(x: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     """Flattened inputs; images ``(n, c, h, w)`` average-pooled to at most 16x16."""
     if x.ndim == 4 and max(x.shape[2:]) > _MAX_SIDE:
         f = -(-max(x.shape[2:]) // _MAX_SIDE)  # ceil
@@ -275,7 +276,7 @@ def _near_groups(x: npt.NDArray[np.float32], threshold: float) -> list[tuple[int
     from scipy.sparse.csgraph import connected_components
     from sklearn.neighbors import NearestNeighbors
 
-    feats = _pooled(x)
+    feats = pooled_inputs(x)
     radius = threshold * np.sqrt(feats.shape[1])
     graph = NearestNeighbors(radius=radius).fit(feats).radius_neighbors_graph(feats)
     _, component = connected_components(graph, directed=False)

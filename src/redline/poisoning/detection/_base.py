@@ -9,7 +9,12 @@ A detector only says how to map one class's features to a 1-D statistic
    (:func:`fit_two_modes`, BIC): the poison share is estimated, never assumed;
 3. the two modes are oriented by label evidence (:class:`NeighbourLabels`): the poison
    mode is the one whose samples' nearest neighbours carry other labels. This holds when
-   poison is half of the target class, where "the small mode is poison" fails;
+   poison is half of the target class, where "the small mode is poison" fails. The
+   neighbours are looked up both in the layer's features and in the (pooled) inputs,
+   and the space where the modes disagree most is kept: a strong trigger (a blended key
+   on 16x16 MNIST at 10%) pulls the poison together in feature space, so there its
+   neighbours are other poison with the same label, and only the inputs still show
+   the source class (measured: AUROC 0.46 -> 0.999 for that case);
 4. a class is suspicious only when it has two separated modes *and* the poison mode
    disagrees with its neighbourhood much more than the clean mode (``min_gap``): a clean
    class with two writing styles has two modes, but both agree with their labels;
@@ -32,6 +37,7 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
+from redline.datasets._integrity import pooled_inputs
 from redline.errors import InputError
 from redline.poisoning._features import activations, candidate_layers
 from redline.poisoning._types import ClassFinding
@@ -60,8 +66,9 @@ class ClassModel:
     """What a detector fitted on one class: the 1-D statistic, its modes and their roles.
 
     ``sign`` orients the statistic so that the poison side is high; ``threshold`` is on that
-    oriented statistic (``inf`` when the class is not suspicious); ``direction`` (unit, in
-    feature space) separates the two modes and is ignored by the label evidence.
+    oriented statistic (``inf`` when the class is not suspicious); ``direction`` (unit)
+    separates the two modes in the evidence ``space`` ("features" of the layer, or the
+    pooled "inputs") and is ignored by the label evidence there.
     """
 
     projection: Projection
@@ -73,6 +80,7 @@ class ClassModel:
     bimodal: bool
     suspicious: bool
     threshold: float
+    space: str = "features"
 
     def oriented(self, signal: npt.NDArray[np.float32]) -> Floats:
         """The class's 1-D statistic, high on the poison side."""
@@ -86,6 +94,15 @@ class ClassModel:
 
 
 @dataclass(frozen=True)
+class _Space:
+    """Where label evidence is looked for: a feature layer or the (pooled) inputs."""
+
+    name: str
+    points: npt.NDArray[np.float32]
+    evidence: NeighbourLabels
+
+
+@dataclass(frozen=True)
 class _LayerFit:
     layer: str
     evidence: NeighbourLabels
@@ -93,6 +110,20 @@ class _LayerFit:
     findings: list[ClassFinding]
     skipped: dict[int, str]
     statistic: float
+
+
+def _read_evidence(
+    space: _Space, post: Floats, y: Labels, rows: npt.NDArray[np.intp]
+) -> tuple[str, Floats, Floats]:
+    """Each mode's mean neighbour-label disagreement in ``space``, ignoring the direction
+    between the two modes' (posterior-weighted) centres there."""
+    points = space.points[rows]
+    mass = np.maximum(post.sum(axis=0), 1e-12)
+    centers = (post.T @ points.astype(np.float64)) / mass[:, None]
+    direction = centers[1] - centers[0]
+    direction /= max(float(np.linalg.norm(direction)), 1e-12)
+    e = space.evidence.disagreement(points, y, ignore=direction, rows=rows)
+    return space.name, (post * e[:, None]).sum(axis=0) / mass, direction
 
 
 def _check_inputs(x: Inputs, y: npt.ArrayLike) -> tuple[npt.NDArray[np.float32], Labels]:
@@ -128,6 +159,7 @@ class TrainingDataDetector(ABC):
     thresholds_: dict[int, float]
     skipped_: dict[int, str]
     evidence_: NeighbourLabels
+    input_evidence_: NeighbourLabels
     target_: TorchTarget
 
     def __init__(
@@ -178,7 +210,10 @@ class TrainingDataDetector(ABC):
         self._prepare(target, xa, ya)
         layers = self._layers(target)
         acts = activations(target, xa, layers, batch_size=self.batch_size)
-        fits = [self._fit_layer(name, acts[name], xa, ya) for name in layers]
+        pooled = pooled_inputs(xa)
+        self.input_evidence_ = NeighbourLabels.fit(pooled, ya, self.n_neighbors)
+        inputs = _Space("inputs", pooled, self.input_evidence_)
+        fits = [self._fit_layer(name, acts[name], inputs, xa, ya) for name in layers]
         best = max(fits, key=lambda f: f.statistic)
         self.layer_, self.evidence_, self.models_ = best.layer, best.evidence, best.models
         self.classes_, self.skipped_ = best.findings, best.skipped
@@ -186,7 +221,8 @@ class TrainingDataDetector(ABC):
         self.thresholds_ = {c: m.threshold for c, m in best.models.items()}
         signal = self._signal(target, xa, ya, acts[best.layer])
         rows = np.arange(len(ya))
-        self.scores_, self.flagged_ = self._combine(acts[best.layer], signal, ya, rows)
+        spaces = self._spaces(acts[best.layer], pooled)
+        self.scores_, self.flagged_ = self._combine(spaces, signal, ya, rows)
         return self
 
     def _check_fit(
@@ -217,9 +253,15 @@ class TrainingDataDetector(ABC):
         return names
 
     def _fit_layer(
-        self, layer: str, features: npt.NDArray[np.float32], x: npt.NDArray[np.float32], y: Labels
+        self,
+        layer: str,
+        features: npt.NDArray[np.float32],
+        inputs: _Space,
+        x: npt.NDArray[np.float32],
+        y: Labels,
     ) -> _LayerFit:
         evidence = NeighbourLabels.fit(features, y, self.n_neighbors)
+        spaces = (_Space("features", features, evidence), inputs)
         signal = self._signal(self.target_, x, y, features)
         models: dict[int, ClassModel] = {}
         findings: list[ClassFinding] = []
@@ -232,7 +274,7 @@ class TrainingDataDetector(ABC):
                     f"min_class_size={self.min_class_size}"
                 )
                 continue
-            model = self._fit_one(signal[rows], features[rows], y[rows], evidence, rows)
+            model = self._fit_one(signal[rows], spaces, y[rows], rows)
             models[label] = model
             findings.append(self._finding(label, model, signal[rows]))
         if not models:
@@ -243,22 +285,23 @@ class TrainingDataDetector(ABC):
     def _fit_one(
         self,
         signal: npt.NDArray[np.float32],
-        features: npt.NDArray[np.float32],
+        spaces: tuple[_Space, _Space],
         y: Labels,
-        evidence: NeighbourLabels,
         rows: npt.NDArray[np.intp],
     ) -> ClassModel:
-        """Fit one class: 1-D statistic, its two modes, which is poison, the verdict."""
+        """Fit one class: 1-D statistic, its two modes, which is poison, the verdict.
+
+        The label evidence is read in the layer's features and in the pooled inputs, and
+        the space where the two modes disagree most is kept: when a strong trigger pulls
+        the poison together in feature space, its neighbours there are other poison (the
+        same label), while in input space they are still its source class.
+        """
         projection = self._fit_class(signal)
         raw = projection(signal)
         modes = fit_two_modes(raw)
         post = np.stack([modes.posterior(raw, 0), modes.posterior(raw, 1)], axis=1)
-        mass = np.maximum(post.sum(axis=0), 1e-12)
-        centers = (post.T @ features.astype(np.float64)) / mass[:, None]
-        direction = centers[1] - centers[0]
-        direction /= max(float(np.linalg.norm(direction)), 1e-12)
-        e = evidence.disagreement(features, y, ignore=direction, rows=rows)
-        disagree = (post * e[:, None]).sum(axis=0) / mass
+        reads = [_read_evidence(space, post, y, rows) for space in spaces]
+        space, disagree, direction = max(reads, key=lambda r: abs(r[1][0] - r[1][1]))
         poison = int(np.argmax(disagree))
         gap = float(disagree[poison] - disagree[1 - poison])
         bimodal = bool(
@@ -270,7 +313,7 @@ class TrainingDataDetector(ABC):
         sign = 1.0 if modes.means[poison] >= modes.means[1 - poison] else -1.0
         threshold = sign * modes.boundary(poison) if suspicious else math.inf
         return ClassModel(
-            projection, modes, direction, poison, sign, gap, bimodal, suspicious, threshold
+            projection, modes, direction, poison, sign, gap, bimodal, suspicious, threshold, space
         )
 
     @staticmethod
@@ -279,9 +322,17 @@ class TrainingDataDetector(ABC):
         share = float(model.modes.weights[model.poison]) if model.suspicious else 0.0
         return ClassFinding(label, len(signal), share, flagged, model.suspicious, model.gap)
 
+    def _spaces(
+        self, features: npt.NDArray[np.float32], pooled: npt.NDArray[np.float32]
+    ) -> dict[str, _Space]:
+        return {
+            "features": _Space("features", features, self.evidence_),
+            "inputs": _Space("inputs", pooled, self.input_evidence_),
+        }
+
     def _combine(
         self,
-        features: npt.NDArray[np.float32],
+        spaces: dict[str, _Space],
         signal: npt.NDArray[np.float32],
         y: Labels,
         rows: npt.NDArray[np.intp] | None,
@@ -292,8 +343,9 @@ class TrainingDataDetector(ABC):
         for label in np.unique(y):
             idx = np.flatnonzero(y == label)
             model = self.models_.get(int(label))
-            scores[idx] = self.evidence_.disagreement(
-                features[idx],
+            space = spaces["features" if model is None else model.space]
+            scores[idx] = space.evidence.disagreement(
+                space.points[idx],
                 y[idx],
                 ignore=None if model is None else model.direction,
                 rows=None if rows is None else rows[idx],
@@ -311,7 +363,7 @@ class TrainingDataDetector(ABC):
         xa, ya = _check_inputs(x, y)
         feats = activations(self.target_, xa, self.layer_, batch_size=self.batch_size)
         signal = self._signal(self.target_, xa, ya, feats[self.layer_])
-        return self._combine(feats[self.layer_], signal, ya, None)
+        return self._combine(self._spaces(feats[self.layer_], pooled_inputs(xa)), signal, ya, None)
 
     def score(self, x: Inputs, y: npt.ArrayLike) -> Floats:
         """Suspicion of new samples under the fitted per-class statistics (higher = worse).
