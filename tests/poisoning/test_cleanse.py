@@ -9,7 +9,7 @@ from tests.poisoning._models import BackdooredModel, digits_model
 
 from redline import TorchTarget
 from redline.errors import InputError
-from redline.poisoning.detection.cleanse import NeuralCleanse, mad_anomaly
+from redline.poisoning.detection.cleanse import NeuralCleanse, log_mad_anomaly, mad_anomaly
 
 
 def _fit(model: BackdooredModel) -> NeuralCleanse:
@@ -80,6 +80,18 @@ def test_mad_anomaly_index_and_spread_floor() -> None:
     np.testing.assert_allclose(floored, (median - norms) / (0.15 * median))
     assert floored[-1] < 2  # ... the floored one does not
     assert mad_anomaly(np.array([10.0, 10.0, 10.0, 2.0]), min_spread=0.15)[-1] > 2
+
+
+def test_log_scale_index_sees_a_five_times_smaller_mask() -> None:
+    """Norms measured on a BadNets 16x16 MNIST CNN: the target's mask is 5x smaller than
+    the median, but one wide clean class inflates the raw MAD."""
+    norms = np.array([5.3, 44.8, 28.2, 18.2, 36.9, 28.3, 17.2, 25.2, 24.4, 38.3])
+    assert mad_anomaly(norms, min_spread=0.15)[0] < 2.0
+    logged = log_mad_anomaly(norms, min_spread=0.15)
+    assert logged[0] > 3.0 and (logged[1:] < 2.0).all()
+    assert (np.abs(log_mad_anomaly(norms * 7.0) - log_mad_anomaly(norms)) < 1e-9).all()
+    close = np.array([10.0, 10.2, 9.8, 10.1, 9.9, 8.0])  # 20% smaller: floored, no alarm
+    assert log_mad_anomaly(close, min_spread=0.15)[-1] < 2.0
 
 
 def test_bad_input_is_named() -> None:
