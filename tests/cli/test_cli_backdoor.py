@@ -197,6 +197,7 @@ def _bad_cases(files: dict[str, Path], tmp: Path) -> dict[str, tuple[list[str], 
             "too little clean data",
         ),
         "unknown method": ([*repair, "--method", "x", "--out", str(tmp / "r.pt")], "fine-prune"),
+        "layer not prunable": ([*repair, "--layer", "3", "--out", str(tmp / "r.pt")], "ReLU"),
     }
 
 

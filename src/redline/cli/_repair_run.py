@@ -106,6 +106,7 @@ def _flags(req: RepairRequest, target: TorchTarget, train: Dataset) -> npt.NDArr
 def _repair(req: RepairRequest, target: TorchTarget, repair_set: Dataset) -> RepairResult:
     module = in_input_space(target)
     if req.method == "fine-prune":
+        _check_prunable(target.module, req.layer)
         extra = {} if req.epochs is None else {"finetune_epochs": req.epochs}
         wrapped = module is not target.module
         layer = f"inner.{req.layer}" if wrapped and req.layer != "auto" else req.layer
@@ -115,6 +116,16 @@ def _repair(req: RepairRequest, target: TorchTarget, repair_set: Dataset) -> Rep
     flagged = _flags(req, target, train)
     extra = {} if req.epochs is None else {"epochs": req.epochs}
     return retrain_without(module, train.x, train.y, flagged, seed=req.seed, **extra)
+
+
+def _check_prunable(module: nn.Module, layer: str) -> None:
+    """A named layer must be conv or linear (said with the user's name, not the wrapper's)."""
+    found = dict(module.named_modules()).get(layer) if layer != "auto" else None
+    if found is not None and not isinstance(found, nn.Conv1d | nn.Conv2d | nn.Conv3d | nn.Linear):
+        raise InputError(
+            f"--layer {layer!r} is a {type(found).__name__}; fine-pruning needs a conv or "
+            "linear layer"
+        )
 
 
 def _triggered(
