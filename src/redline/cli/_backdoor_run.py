@@ -126,7 +126,7 @@ def run_backdoor_scan(req: BackdoorRequest) -> tuple[ScanResult, bytes | None]:
         train=None if train is None else (train.x, train.y),
         clean=None if clean is None else (clean.x, clean.y),
         options=req.options,
-        poisoned=poisoned if train is not None or clean is not None else None,
+        poisoned=poisoned,
         mask=mask,
         class_names=shown.class_names,
     )
