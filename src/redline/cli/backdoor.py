@@ -78,8 +78,10 @@ def scan_data(
     label_column: Annotated[str, typer.Option(help="CSV label column.")] = "label",
     seed: Seed = 0,
 ) -> int:
-    """Rank the training samples by how likely they are poison; per-class verdicts; writes
-    the report folder with scores.csv (one row per training sample)."""
+    """Rank training samples by how likely they are poison, with per-class verdicts.
+
+    The report folder gets scores.csv: one row per training sample.
+    """
     from redline.cli._backdoor_run import BackdoorRequest
     from redline.evaluation._backdoor import BackdoorOptions
 
@@ -120,8 +122,10 @@ def scan_model(
     device: Device = "cpu",
     seed: Seed = 0,
 ) -> int:
-    """Is this model trojaned? Reverse-engineers a trigger per class (Neural Cleanse) and
-    calibrates the STRIP input guard; writes the report folder."""
+    """Is this model trojaned? Neural Cleanse per class, and a calibrated STRIP guard.
+
+    Writes the report folder with the reversed trigger of each flagged class.
+    """
     from redline.cli._backdoor_run import BackdoorRequest
     from redline.evaluation._backdoor import BackdoorOptions
 
@@ -169,8 +173,10 @@ def repair(
     device: Device = "cpu",
     seed: Seed = 0,
 ) -> int:
-    """Remove a backdoor: fine-pruning on clean data, or retraining without the samples a
-    detector flags; prints ASR and clean accuracy before/after and the DER."""
+    """Remove a backdoor by fine-pruning, or by retraining without flagged samples.
+
+    Prints ASR and clean accuracy before and after, and the DER.
+    """
     from redline.cli._common import print_repair
     from redline.cli._repair_run import RepairRequest, run_repair
     from redline.reports._bundle import write_report_dir

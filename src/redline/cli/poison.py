@@ -45,8 +45,10 @@ def poison(
     label_column: Annotated[str, typer.Option(help="CSV label column.")] = "label",
     seed: Annotated[int, typer.Option(help="Seed of the sample choice and the trigger.")] = 0,
 ) -> int:
-    """Poison a training set; writes the poisoned .npz (with the trigger and the mask
-    inside) and OUT.mask.npy, the ground-truth mask of the poisoned samples."""
+    """Poison a training set: the poisoned .npz plus OUT.mask.npy (ground truth).
+
+    The .npz carries x, y, the mask, the original labels and the trigger.
+    """
     from redline.cli._poison_run import PoisonRequest, run_poison
 
     request = PoisonRequest(
