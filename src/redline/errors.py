@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["InputError", "RedlineError"]
+__all__ = ["InputError", "IntegrityError", "RedlineError"]
 
 
 class RedlineError(Exception):
@@ -11,3 +11,8 @@ class RedlineError(Exception):
 
 class InputError(RedlineError):
     """Bad user input (file, flag, data, model): the CLI prints one line and exits 2."""
+
+
+class IntegrityError(RedlineError):
+    """Stored data fails its own check (a tampered artifact or audit row): exit code 1,
+    with the row or file named."""
