@@ -1,7 +1,5 @@
-"""Registry foundations: content-addressed artifacts and the audit log's hash chain.
-
-The database-backed store (models, versions, aliases, scans, incidents) builds on these.
-"""
+"""The registry: a database of models and what was proven about them, content-addressed
+artifacts, and a hash-chained audit log. ``open_store(url)`` is the entry point."""
 
 from redline.registry._artifacts import Artifact, ArtifactStore, StoreCheck
 from redline.registry._chain import (
@@ -12,15 +10,20 @@ from redline.registry._chain import (
     next_event,
     verify_chain,
 )
+from redline.registry._store import DEFAULT_URL, SCHEMA_HEAD, Store, open_store
 
 __all__ = [
     "CHAIN_VERSION",
+    "DEFAULT_URL",
     "GENESIS",
+    "SCHEMA_HEAD",
     "Artifact",
     "ArtifactStore",
     "AuditEvent",
     "ChainCheck",
+    "Store",
     "StoreCheck",
     "next_event",
+    "open_store",
     "verify_chain",
 ]
