@@ -11,6 +11,14 @@ from redline.registry._chain import (
     verify_chain,
 )
 from redline.registry._store import DEFAULT_URL, SCHEMA_HEAD, Store, open_store
+from redline.registry._versions import (
+    VersionInfo,
+    get_version,
+    list_versions,
+    parse_ref,
+    register,
+    set_alias,
+)
 
 __all__ = [
     "CHAIN_VERSION",
@@ -23,7 +31,13 @@ __all__ = [
     "ChainCheck",
     "Store",
     "StoreCheck",
+    "VersionInfo",
+    "get_version",
+    "list_versions",
     "next_event",
     "open_store",
+    "parse_ref",
+    "register",
+    "set_alias",
     "verify_chain",
 ]

@@ -28,6 +28,11 @@ _DIALECTS = {"sqlite": "sqlite", "postgresql+psycopg": "postgresql"}
 _MIGRATIONS = Path(__file__).with_name("migrations")
 
 
+def now() -> str:
+    """The current UTC time, ISO 8601 with microseconds (how the store records time)."""
+    return _now()
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
 

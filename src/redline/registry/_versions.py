@@ -1,0 +1,248 @@
+"""Models and their versions: register an artifact, resolve ``name@3`` / ``name@alias``,
+move aliases. Every change writes its audit event in the same transaction."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from redline.errors import InputError
+from redline.registry._store import Store, now
+from redline.registry._tables import aliases, models, versions
+
+__all__ = ["VersionInfo", "get_version", "list_versions", "parse_ref", "register", "set_alias"]
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    """One registered version of a model, as stored."""
+
+    model: str
+    number: int
+    id: int
+    artifact_sha256: str
+    artifact_size: int
+    framework: str
+    entry_point: str | None
+    input_spec: dict[str, Any]
+    parent: int | None
+    data_manifests: list[dict[str, Any]]
+    training_config: dict[str, Any]
+    note: str | None
+    created_by: str
+    created_at: str
+
+    @property
+    def ref(self) -> str:
+        """``name@number``."""
+        return f"{self.model}@{self.number}"
+
+
+def _check_name(name: str, what: str) -> str:
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise InputError(
+            f"{what} {name!r}: use letters, digits, '.', '_' or '-' (at most 100, "
+            "starting with a letter or digit)"
+        )
+    return name
+
+
+def parse_ref(ref: str) -> tuple[str, int | str | None]:
+    """``"fraud@3"`` -> ("fraud", 3); ``"fraud@production"`` -> ("fraud", "production");
+    ``"fraud"`` -> ("fraud", None)."""
+    name, _, selector = ref.partition("@")
+    _check_name(name, "model name")
+    if not selector:
+        return name, None
+    if selector.isdigit():
+        return name, int(selector)
+    return name, _check_name(selector, "alias")
+
+
+def _manifest_entry(path: str | os.PathLike[str]) -> dict[str, Any]:
+    from redline.datasets import Manifest
+
+    found = Manifest.from_json(Path(path))
+    return {
+        "path": str(path),
+        "dataset_hash": found.dataset_hash,
+        "n": len(found),
+        "source": found.source,
+    }
+
+
+def _model_id(conn: Connection, name: str, *, create: bool) -> int:
+    row = conn.execute(
+        sa.select(models.c.id).where(models.c.name == name).with_for_update()
+    ).scalar_one_or_none()
+    if row is not None:
+        return int(row)
+    if not create:
+        raise InputError(f"unknown model {name!r}")
+    key = conn.execute(models.insert().values(name=name, created_at=now())).inserted_primary_key
+    if key is None:
+        raise RuntimeError("the database returned no key for the new model")
+    return int(key[0])
+
+
+def register(
+    store: Store,
+    name: str,
+    artifact: str | os.PathLike[str],
+    *,
+    actor: str,
+    framework: str = "torch",
+    entry_point: str | None = None,
+    input_spec: Mapping[str, Any] | None = None,
+    parent: str | None = None,
+    data_manifests: Sequence[str | os.PathLike[str]] = (),
+    training_config: Mapping[str, Any] | None = None,
+    note: str | None = None,
+) -> VersionInfo:
+    """Store the artifact (content-addressed, verified), then add version ``n + 1`` of
+    ``name`` (created if new) and its audit event in one transaction. A crash between
+    the two leaves an orphan blob that ``ArtifactStore.check`` reports, never a version
+    without its artifact."""
+    _check_name(name, "model name")
+    manifests = [_manifest_entry(p) for p in data_manifests]
+    if parent:
+        get_version(store, parent)  # bad input fails before anything is written
+    if not Path(artifact).is_file():
+        raise InputError(f"{artifact}: no such file")
+    blob = store.artifacts.put_file(Path(artifact))
+    with store.transaction() as conn:
+        model_id = _model_id(conn, name, create=True)
+        parent_id = _resolve(conn, parent).id if parent else None
+        number = 1 + int(
+            conn.execute(
+                sa.select(sa.func.coalesce(sa.func.max(versions.c.number), 0)).where(
+                    versions.c.model_id == model_id
+                )
+            ).scalar_one()
+        )
+        values = {
+            "model_id": model_id,
+            "number": number,
+            "artifact_sha256": blob.sha256,
+            "artifact_size": blob.size,
+            "framework": framework,
+            "entry_point": entry_point,
+            "input_spec": dict(input_spec or {}),
+            "parent_id": parent_id,
+            "data_manifests": manifests,
+            "training_config": dict(training_config or {}),
+            "note": note,
+            "created_by": actor,
+            "created_at": now(),
+        }
+        conn.execute(versions.insert().values(values))
+        details = {"artifact_sha256": blob.sha256, "size": blob.size, "note": note}
+        store.audit(
+            conn,
+            actor=actor,
+            action="version.register",
+            subject=f"{name}@{number}",
+            details=details,
+        )
+        return _resolve(conn, f"{name}@{number}")
+
+
+def _info(row: Mapping[Any, Any]) -> VersionInfo:
+    return VersionInfo(
+        model=row["model"],
+        number=row["number"],
+        id=row["id"],
+        artifact_sha256=row["artifact_sha256"],
+        artifact_size=row["artifact_size"],
+        framework=row["framework"],
+        entry_point=row["entry_point"],
+        input_spec=dict(row["input_spec"]),
+        parent=row["parent_id"],
+        data_manifests=list(row["data_manifests"]),
+        training_config=dict(row["training_config"]),
+        note=row["note"],
+        created_by=row["created_by"],
+        created_at=row["created_at"],
+    )
+
+
+def _query() -> sa.Select[Any]:
+    return sa.select(versions, models.c.name.label("model")).join(
+        models, models.c.id == versions.c.model_id
+    )
+
+
+def _resolve(conn: Connection, ref: str) -> VersionInfo:
+    name, selector = parse_ref(ref)
+    model_id = _model_id(conn, name, create=False)
+    query = _query().where(versions.c.model_id == model_id)
+    if selector is None:
+        query = query.order_by(versions.c.number.desc()).limit(1)
+    elif isinstance(selector, int):
+        query = query.where(versions.c.number == selector)
+    else:
+        target = conn.execute(
+            sa.select(aliases.c.version_id).where(
+                aliases.c.model_id == model_id, aliases.c.name == selector
+            )
+        ).scalar_one_or_none()
+        if target is None:
+            raise InputError(f"model {name!r} has no alias {selector!r}")
+        query = query.where(versions.c.id == target)
+    row = conn.execute(query).one_or_none()
+    if row is None:
+        raise InputError(f"unknown version {ref!r}")
+    return _info(row._mapping)
+
+
+def get_version(store: Store, ref: str) -> VersionInfo:
+    """Resolve ``name``, ``name@3`` or ``name@alias``; unknown ones are input errors."""
+    with store.engine.connect() as conn:
+        return _resolve(conn, ref)
+
+
+def list_versions(store: Store, name: str) -> list[VersionInfo]:
+    """Every version of ``name``, oldest first."""
+    with store.engine.connect() as conn:
+        model_id = _model_id(conn, _check_name(name, "model name"), create=False)
+        rows = conn.execute(
+            _query().where(versions.c.model_id == model_id).order_by(versions.c.number)
+        ).all()
+    return [_info(r._mapping) for r in rows]
+
+
+def set_alias(
+    store: Store, ref: str, alias: str, *, actor: str, reason: str | None = None
+) -> VersionInfo:
+    """Point ``alias`` of the model at the version ``ref`` names (audited)."""
+    _check_name(alias, "alias")
+    with store.transaction() as conn:
+        target = _resolve(conn, ref)
+        model_id = _model_id(conn, target.model, create=False)
+        key = (aliases.c.model_id == model_id) & (aliases.c.name == alias)
+        before = conn.execute(sa.select(aliases.c.version_id).where(key)).scalar_one_or_none()
+        if before is None:
+            conn.execute(
+                aliases.insert().values(
+                    model_id=model_id, name=alias, version_id=target.id, updated_at=now()
+                )
+            )
+        else:
+            conn.execute(aliases.update().where(key).values(version_id=target.id, updated_at=now()))
+        details = {
+            "alias": alias,
+            "version": target.number,
+            "previous_version_id": before,
+            "reason": reason,
+        }
+        store.audit(conn, actor=actor, action="alias.set", subject=target.ref, details=details)
+        return target
