@@ -57,15 +57,23 @@ def print_summary(result: ScanResult, out: str) -> None:
         console.print(
             f"  [{colours[c.status]}]{c.status:4}[/] {escape(c.title)}: {escape(c.summary)}"
         )
-    if result.policy is not None:
-        verdict = "[green]PASS[/]" if result.policy.passed else "[red]FAIL[/]"
-        console.print(f"policy {escape(str(result.policy.source))}: {verdict}")
-        for f in result.policy.findings:
-            if not f.passed:
-                console.print(f"  [red]✗[/] {escape(f.rule)}: {escape(f.message)}")
+    _policy_lines(console, result)
     console.print(
         f"report written to [bold]{out}[/] (report.html, scan.json, junit.xml, results.sarif)"
     )
+
+
+def _policy_lines(console: Any, result: ScanResult) -> None:
+    """The policy verdict and each failed rule (nothing without a policy)."""
+    from rich.markup import escape
+
+    if result.policy is None:
+        return
+    verdict = "[green]PASS[/]" if result.policy.passed else "[red]FAIL[/]"
+    console.print(f"policy {escape(str(result.policy.source))}: {verdict}")
+    for f in result.policy.findings:
+        if not f.passed:
+            console.print(f"  [red]✗[/] {escape(f.rule)}: {escape(f.message)}")
 
 
 _VERDICT_COLOURS = {"clean": "green", "suspicious": "yellow", "trojaned": "red"}
@@ -126,12 +134,7 @@ def print_backdoor(result: ScanResult, out: str) -> None:
     console = Console(stderr=True)
     if result.backdoor is not None:
         _backdoor_lines(console, result.backdoor)
-    if result.policy is not None:
-        verdict = "[green]PASS[/]" if result.policy.passed else "[red]FAIL[/]"
-        console.print(f"policy {escape(str(result.policy.source))}: {verdict}")
-        for f in result.policy.findings:
-            if not f.passed:
-                console.print(f"  [red]✗[/] {escape(f.rule)}: {escape(f.message)}")
+    _policy_lines(console, result)
     console.print(f"report written to [bold]{escape(out)}[/]")
 
 
