@@ -11,8 +11,6 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
-import os
-import tempfile
 from collections import defaultdict, deque
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +19,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from redline._atomic import atomic_writer
 from redline.datasets._dataset import Dataset
 from redline.datasets._validate import one_line
 from redline.errors import InputError
@@ -91,19 +90,10 @@ class Manifest:
         body |= {"dataset_hash": self.dataset_hash, "fingerprint": self.fingerprint}
         body |= {"n": len(self.samples), "samples": list(self.samples)}
         try:
-            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+            with atomic_writer(target) as handle:
+                handle.write((json.dumps(body, indent=1) + "\n").encode("utf-8"))
         except OSError as exc:
             raise InputError(f"{path}: cannot write the manifest ({one_line(exc)})") from exc
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(body, handle, indent=1)
-                handle.write("\n")
-            Path(tmp).replace(target)
-        except BaseException as exc:
-            Path(tmp).unlink(missing_ok=True)
-            if isinstance(exc, OSError):
-                raise InputError(f"{path}: cannot write the manifest ({one_line(exc)})") from exc
-            raise
 
     @classmethod
     def from_json(cls, path: str | Path) -> Manifest:

@@ -9,10 +9,8 @@ so a reader never sees half a file.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any, cast
@@ -20,6 +18,7 @@ from typing import Any, cast
 import numpy as np
 import numpy.typing as npt
 
+from redline._atomic import atomic_writer
 from redline.datasets import Dataset
 from redline.datasets._validate import one_line
 from redline.errors import InputError
@@ -74,23 +73,9 @@ def save_poisoned(poisoned: PoisonedData, path: str | os.PathLike[str]) -> Path:
     }
     if poisoned.data.groups is not None:
         arrays["groups"] = poisoned.data.groups.astype(np.str_)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez_compressed(handle, **cast(dict[str, Any], arrays))
-        Path(tmp).chmod(0o666 & ~_umask())
-        Path(tmp).replace(out)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            Path(tmp).unlink()
-        raise
+    with atomic_writer(out) as handle:
+        np.savez_compressed(handle, **cast(dict[str, Any], arrays))
     return out
-
-
-def _umask() -> int:
-    current = os.umask(0)
-    os.umask(current)
-    return current
 
 
 def _read(path: Path) -> dict[str, npt.NDArray[Any]]:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
 
+from redline._atomic import umask
 from redline.errors import InputError
 from redline.evaluation._result import ScanResult
 
@@ -31,7 +31,7 @@ def write_report_dir(
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:
-        tmp.chmod(0o777 & ~_umask())  # mkdtemp makes it private; a report is not
+        tmp.chmod(0o777 & ~umask())  # mkdtemp makes it private; a report is not
         result.to_json(tmp / "scan.json")
         write_html(result, tmp / "report.html")
         write_junit(result, tmp / "junit.xml")
@@ -43,12 +43,6 @@ def write_report_dir(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-
-
-def _umask() -> int:
-    current = os.umask(0)
-    os.umask(current)
-    return current
 
 
 def check_output_dir(out: Path) -> None:
