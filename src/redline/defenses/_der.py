@@ -8,11 +8,11 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import torch
 from torch import nn
 
 from redline.datasets import validate_arrays
 from redline.errors import InputError
+from redline.targets import predict_labels
 
 __all__ = [
     "RepairResult",
@@ -20,8 +20,6 @@ __all__ = [
     "evaluate_repair",
     "predict_labels",
 ]
-
-_BATCH = 512
 
 
 @dataclass(frozen=True)
@@ -75,22 +73,6 @@ def defense_effectiveness_rating(
     d_asr = asr_before - asr_after
     d_acc = acc_before - acc_after
     return (max(0.0, d_asr) - max(0.0, d_acc) + 1.0) / 2.0
-
-
-def predict_labels(module: nn.Module, x: npt.NDArray[np.float32]) -> npt.NDArray[np.int64]:
-    """Predicted labels in batches, in eval mode (the module's mode is restored after)."""
-    device = next(module.parameters()).device
-    was_training = module.training
-    module.eval()
-    out: list[npt.NDArray[np.int64]] = []
-    try:
-        with torch.no_grad():
-            for start in range(0, len(x), _BATCH):
-                xb = torch.as_tensor(x[start : start + _BATCH], dtype=torch.float32, device=device)
-                out.append(module(xb).argmax(dim=1).cpu().numpy().astype(np.int64))
-    finally:
-        module.train(was_training)
-    return np.concatenate(out) if out else np.zeros(0, np.int64)
 
 
 def _wanted(y_target: int | Any, n: int) -> npt.NDArray[np.int64]:

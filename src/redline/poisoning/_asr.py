@@ -13,14 +13,13 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import torch
 from torch import nn
 
 from redline.datasets import validate_arrays
 from redline.errors import InputError
 from redline.poisoning._poisoner import AttackSpec, Poisoner
 from redline.poisoning._types import PoisonedData
-from redline.targets import Target, TorchTarget
+from redline.targets import Target, predict_labels
 
 __all__ = ["attack_spec", "attack_success_rate", "triggered_test_set"]
 
@@ -63,18 +62,6 @@ def triggered_test_set(
     return x_keep, spec.wanted(y[keep])
 
 
-def _predict(model: Target | nn.Module, x: Array, batch_size: int) -> Labels:
-    target = TorchTarget(model) if isinstance(model, nn.Module) else model
-    if not isinstance(target, Target):
-        raise InputError(f"expected a Target or torch.nn.Module, got {type(model).__name__}")
-    parts: list[Labels] = []
-    with target.session():
-        for start in range(0, len(x), batch_size):
-            xb = torch.as_tensor(x[start : start + batch_size], device=target.device)
-            parts.append(target.predict(xb).cpu().numpy().astype(np.int64))
-    return np.concatenate(parts)
-
-
 def attack_success_rate(
     model: Target | nn.Module,
     x_test: Any,
@@ -92,4 +79,4 @@ def attack_success_rate(
     if attack_spec(poisoned, tuple(x_shape), k).mode == "random":
         return float("nan")
     x_t, wanted = triggered_test_set(poisoned, x_test, y_test, num_classes=num_classes)
-    return float((_predict(model, x_t, batch_size) == wanted).mean())
+    return float((predict_labels(model, x_t, batch_size=batch_size) == wanted).mean())

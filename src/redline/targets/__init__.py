@@ -4,6 +4,7 @@ from redline.targets._base import LossFn, Target
 from redline.targets._callable import CallableTarget
 from redline.targets._loading import LoadedModel, load_model
 from redline.targets._normalized import InputSpace, in_input_space
+from redline.targets._predict import predict_labels
 from redline.targets._torch import TorchTarget
 from redline.targets._usage import Usage
 
@@ -17,4 +18,5 @@ __all__ = [
     "Usage",
     "in_input_space",
     "load_model",
+    "predict_labels",
 ]
