@@ -3,18 +3,17 @@ attack success rate of models trained on the poisoned data (digits; SIG on 16x16
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from functools import cache, lru_cache
 
 import numpy as np
 import numpy.typing as npt
 import pytest
 import torch
+from tests.poisoning._errors import fails
 from torch import nn
 
 from redline import CallableTarget, TorchTarget
 from redline.datasets import Dataset, load_breast_cancer, load_digits
-from redline.errors import InputError
 from redline.poisoning._asr import attack_success_rate, triggered_test_set
 from redline.poisoning._attacks import SIG, BadNets, Blended, LabelConsistent, LabelFlip
 from redline.poisoning._poisoner import Poisoner
@@ -40,16 +39,6 @@ def _trained(poisoner: Poisoner | None, seed: int = 0) -> tuple[nn.Module, Poiso
     module = digits_cnn()
     train_classifier(module, data.x, data.y, epochs=30, lr=3e-3, seed=seed)
     return module, poisoned
-
-
-def _fails(fn: Callable[[], object], *parts: str) -> str:
-    with pytest.raises(InputError) as info:
-        fn()
-    message = str(info.value)
-    assert "\n" not in message
-    for part in parts:
-        assert part in message, message
-    return message
 
 
 @lru_cache(maxsize=1)
@@ -175,12 +164,12 @@ def test_same_seed_same_poison(poisoner: Poisoner) -> None:
 def test_rate_outside_open_unit_interval(rate: object) -> None:
     train = _digits("train")
     poisoner = BadNets(rate=rate)  # type: ignore[arg-type]
-    _fails(lambda: poisoner.poison(train.x, train.y), "rate", repr(rate))
+    fails(lambda: poisoner.poison(train.x, train.y), "rate", repr(rate))
 
 
 def test_rate_that_poisons_nothing() -> None:
     train = _digits("train")
-    _fails(lambda: Blended(rate=1e-4).poison(train.x, train.y), "0.0001", "poisons 0 of 1438")
+    fails(lambda: Blended(rate=1e-4).poison(train.x, train.y), "0.0001", "poisons 0 of 1438")
 
 
 @pytest.mark.parametrize(
@@ -201,28 +190,26 @@ def test_rate_that_poisons_nothing() -> None:
 )
 def test_bad_hyper_parameters_name_the_value(poisoner: Poisoner, parts: tuple[str, ...]) -> None:
     train = _digits("train")
-    _fails(lambda: poisoner.poison(train.x, train.y), poisoner.name, *parts)
+    fails(lambda: poisoner.poison(train.x, train.y), poisoner.name, *parts)
 
 
 def test_num_classes_covers_a_target_absent_from_the_labels() -> None:
     train = _digits("train")
     keep = train.y < 9
     x, y = train.x[keep], train.y[keep]
-    _fails(lambda: BadNets(target_class=9, rate=0.05).poison(x, y), "target_class 9", "0..8")
+    fails(lambda: BadNets(target_class=9, rate=0.05).poison(x, y), "target_class 9", "0..8")
     p = BadNets(target_class=9, rate=0.05).poison(x, y, num_classes=10)
     assert (p.data.y[p.mask] == 9).all() and p.params["num_classes"] == 10
 
 
 def test_bad_inputs() -> None:
-    _fails(
-        lambda: BadNets(rate=0.5).poison(np.zeros((4, 1, 8, 8)), [0, 1]), "4 samples", "2 labels"
-    )
+    fails(lambda: BadNets(rate=0.5).poison(np.zeros((4, 1, 8, 8)), [0, 1]), "4 samples", "2 labels")
     poisoner = LabelConsistent(rate=0.1, surrogate=_surrogate())
     x = np.full((20, 1, 8, 8), 2.0, np.float32)
-    _fails(lambda: poisoner.poison(x, np.zeros(20, np.int64), num_classes=10), "bounds")
+    fails(lambda: poisoner.poison(x, np.zeros(20, np.int64), num_classes=10), "bounds")
     black_box = LabelConsistent(rate=0.05, surrogate=CallableTarget(lambda x: x.flatten(1)))
     train = _digits("train")
-    _fails(lambda: black_box.poison(train.x, train.y), "white-box", "CallableTarget")
+    fails(lambda: black_box.poison(train.x, train.y), "white-box", "CallableTarget")
 
 
 # --- ASR test set and rate -------------------------------------------------------------
@@ -249,7 +236,7 @@ def test_triggered_test_set_other_modes() -> None:
     x_f, wanted_f = triggered_test_set(flip, test.x, test.y)
     np.testing.assert_array_equal(x_f, test.x[test.y == 1])
     assert (wanted_f == 7).all()
-    _fails(lambda: triggered_test_set(LabelFlip(rate=0.1), test.x, test.y), "no attack target")
+    fails(lambda: triggered_test_set(LabelFlip(rate=0.1), test.x, test.y), "no attack target")
 
 
 class _Constant(nn.Module):

@@ -4,30 +4,19 @@ from __future__ import annotations
 
 import json
 import zipfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
 import numpy as np
 import pytest
+from tests.poisoning._errors import fails
 
 from redline.datasets import load_breast_cancer, load_digits
-from redline.errors import InputError
 from redline.poisoning._asr import triggered_test_set
 from redline.poisoning._attacks import SIG, BadNets, Blended, LabelFlip
 from redline.poisoning._io import load_mask, load_poisoned, save_poisoned
 from redline.poisoning._poisoner import Poisoner
 from redline.poisoning._types import PoisonedData
-
-
-def _fails(fn: Callable[[], object], *parts: str) -> str:
-    with pytest.raises(InputError) as info:
-        fn()
-    message = str(info.value)
-    assert "\n" not in message
-    for part in parts:
-        assert part in message, message
-    return message
 
 
 def _digits_poisoned(poisoner: Poisoner) -> PoisonedData:
@@ -134,35 +123,35 @@ def test_unserialisable_params_are_an_input_error(tmp_path: Path) -> None:
     odd = PoisonedData(
         bad.data, bad.mask, bad.original_labels, "sig", 0.05, 0, bad.trigger, {"f": object()}
     )
-    _fails(lambda: save_poisoned(odd, tmp_path / "p.npz"), "JSON")
+    fails(lambda: save_poisoned(odd, tmp_path / "p.npz"), "JSON")
     assert list(tmp_path.iterdir()) == []
 
 
 def test_load_errors_name_the_file(tmp_path: Path) -> None:
     not_zip = tmp_path / "a.npz"
     not_zip.write_text("hello", encoding="utf-8")
-    _fails(lambda: load_poisoned(not_zip), str(not_zip), "not a zip")
-    _fails(lambda: load_poisoned(tmp_path / "none.npz"), "none.npz", "no such file")
+    fails(lambda: load_poisoned(not_zip), str(not_zip), "not a zip")
+    fails(lambda: load_poisoned(tmp_path / "none.npz"), "none.npz", "no such file")
     partial = tmp_path / "b.npz"
     np.savez(partial, x=np.zeros((2, 3)), y=[0, 1])
-    _fails(lambda: load_poisoned(partial), str(partial), "missing", "'mask'")
+    fails(lambda: load_poisoned(partial), str(partial), "missing", "'mask'")
     other = tmp_path / "c.npz"
     meta = np.array(json.dumps({"format": "something/2"}))
     np.savez(
         other, x=np.zeros((2, 3)), y=[0, 1], mask=[True, False], original_labels=[0, 1], meta=meta
     )
-    _fails(lambda: load_poisoned(other), "something/2", "redline.poisoned/1")
+    fails(lambda: load_poisoned(other), "something/2", "redline.poisoned/1")
     short = tmp_path / "d.npz"
     np.savez(
         short, x=np.zeros((3, 3)), y=[0, 1, 1], mask=[True], original_labels=[0, 1, 1], meta=meta
     )
-    _fails(lambda: load_poisoned(short), "'mask'", "(1,)", "(3, 3)")
+    fails(lambda: load_poisoned(short), "'mask'", "(1,)", "(3, 3)")
 
 
 def test_object_arrays_are_refused_not_unpickled(tmp_path: Path) -> None:
     path = tmp_path / "evil.npz"
     np.savez(path, x=np.array([{"a": 1}], dtype=object), y=[0])
-    _fails(lambda: load_poisoned(path), str(path))
+    fails(lambda: load_poisoned(path), str(path))
     with zipfile.ZipFile(path) as archive:
         assert "x.npy" in archive.namelist()
 
@@ -180,13 +169,13 @@ def test_load_mask_from_poisoned_file_and_npy(tmp_path: Path) -> None:
 def test_mismatched_mask_names_both_sizes(tmp_path: Path) -> None:
     poisoned = _digits_poisoned(BadNets(rate=0.05))
     path = save_poisoned(poisoned, tmp_path / "p.npz")
-    _fails(lambda: load_mask(path, 359), str(path), "(1438,)", "359 samples")
+    fails(lambda: load_mask(path, 359), str(path), "(1438,)", "359 samples")
     square = tmp_path / "square.npy"
     np.save(square, np.zeros((4, 4), dtype=bool))
-    _fails(lambda: load_mask(square, 16), "(4, 4)", "16 samples")
+    fails(lambda: load_mask(square, 16), "(4, 4)", "16 samples")
     values = tmp_path / "values.npy"
     np.save(values, np.array([0.5, 1.0]))
-    _fails(lambda: load_mask(values, 2), "booleans or 0/1", "float64")
+    fails(lambda: load_mask(values, 2), "booleans or 0/1", "float64")
     no_mask = tmp_path / "data.npz"
     np.savez(no_mask, x=np.zeros((2, 2)))
-    _fails(lambda: load_mask(no_mask, 2), "no 'mask'", "['x']")
+    fails(lambda: load_mask(no_mask, 2), "no 'mask'", "['x']")

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable
 
 import numpy as np
 import numpy.typing as npt
 import pytest
+from tests.poisoning._errors import fails
 
-from redline.errors import InputError
 from redline.poisoning._triggers import (
     BlendTrigger,
     FeaturePatchTrigger,
@@ -25,16 +24,6 @@ Array = npt.NDArray[np.float32]
 
 def _images(shape: tuple[int, ...] = (5, 1, 8, 8), seed: int = 0) -> Array:
     return np.random.default_rng(seed).random(shape).astype(np.float32)
-
-
-def _fails(fn: Callable[[], object], *parts: str) -> str:
-    with pytest.raises(InputError) as info:
-        fn()
-    message = str(info.value)
-    assert "\n" not in message
-    for part in parts:
-        assert part in message, message
-    return message
 
 
 TRIGGERS: dict[str, tuple[Trigger, tuple[int, ...]]] = {
@@ -126,15 +115,15 @@ def test_patch_values_are_clipped_to_the_bounds() -> None:
 
 
 def test_patch_errors_name_the_problem() -> None:
-    _fails(lambda: PatchTrigger(np.ones((2, 2)), location="middle"), "'middle'")  # type: ignore[arg-type]
-    _fails(lambda: PatchTrigger(np.ones((2, 2, 2, 2))), "(2, 2, 2, 2)")
-    _fails(lambda: PatchTrigger(np.full((2, 2), np.nan)), "NaN")
-    _fails(lambda: PatchTrigger.checkerboard(size=9)(_images()), "9x9", "8x8")
-    _fails(lambda: PatchTrigger(np.ones((2, 2)), location=(7, 0))(_images()), "(7, 0)")
+    fails(lambda: PatchTrigger(np.ones((2, 2)), location="middle"), "'middle'")  # type: ignore[arg-type]
+    fails(lambda: PatchTrigger(np.ones((2, 2, 2, 2))), "(2, 2, 2, 2)")
+    fails(lambda: PatchTrigger(np.full((2, 2), np.nan)), "NaN")
+    fails(lambda: PatchTrigger.checkerboard(size=9)(_images()), "9x9", "8x8")
+    fails(lambda: PatchTrigger(np.ones((2, 2)), location=(7, 0))(_images()), "(7, 0)")
     rgb = PatchTrigger.checkerboard(channels=3)
-    _fails(lambda: rgb(_images((2, 2, 8, 8))), "3-channel", "2-channel")
-    _fails(lambda: PatchTrigger(np.ones((2, 2)))(np.zeros((3, 4), np.float32)), "(3, 4)")
-    _fails(lambda: PatchTrigger(np.ones((2, 2)), bounds=(1.0, 0.0)), "low < high")
+    fails(lambda: rgb(_images((2, 2, 8, 8))), "3-channel", "2-channel")
+    fails(lambda: PatchTrigger(np.ones((2, 2)))(np.zeros((3, 4), np.float32)), "(3, 4)")
+    fails(lambda: PatchTrigger(np.ones((2, 2)), bounds=(1.0, 0.0)), "low < high")
 
 
 def test_trigger_is_frozen_and_owns_its_pattern() -> None:
@@ -158,10 +147,10 @@ def test_feature_patch_sets_only_its_columns() -> None:
 
 
 def test_feature_patch_errors() -> None:
-    _fails(lambda: FeaturePatchTrigger((0, 1), (1.0,)), "2 indices", "1 values")
-    _fails(lambda: FeaturePatchTrigger((1, 1), (1.0, 0.0)), "distinct")
-    _fails(lambda: FeaturePatchTrigger((9,), (1.0,))(_images((2, 4))), "9", "(2, 4)")
-    _fails(lambda: FeaturePatchTrigger.last(2, 3), "last 3 of 2")
+    fails(lambda: FeaturePatchTrigger((0, 1), (1.0,)), "2 indices", "1 values")
+    fails(lambda: FeaturePatchTrigger((1, 1), (1.0, 0.0)), "distinct")
+    fails(lambda: FeaturePatchTrigger((9,), (1.0,))(_images((2, 4))), "9", "(2, 4)")
+    fails(lambda: FeaturePatchTrigger.last(2, 3), "last 3 of 2")
 
 
 def test_blend_is_the_convex_combination() -> None:
@@ -179,10 +168,8 @@ def test_blend_noise_is_seeded() -> None:
 
 
 def test_blend_errors() -> None:
-    _fails(lambda: BlendTrigger(np.ones((1, 4, 4)), alpha=1.5), "alpha", "1.5")
-    _fails(
-        lambda: BlendTrigger(np.ones((1, 4, 4)))(_images((2, 1, 8, 8))), "(1, 4, 4)", "(1, 8, 8)"
-    )
+    fails(lambda: BlendTrigger(np.ones((1, 4, 4)), alpha=1.5), "alpha", "1.5")
+    fails(lambda: BlendTrigger(np.ones((1, 4, 4)))(_images((2, 1, 8, 8))), "(1, 4, 4)", "(1, 8, 8)")
 
 
 def test_signal_is_a_horizontal_sinusoid_in_bounds_width_units() -> None:
@@ -200,11 +187,11 @@ def test_signal_clips_at_the_bounds() -> None:
 
 
 def test_signal_errors() -> None:
-    _fails(lambda: SignalTrigger(amplitude=0.0), "amplitude", "0.0")
-    _fails(lambda: SignalTrigger(frequency=-1), "frequency", "-1")
+    fails(lambda: SignalTrigger(amplitude=0.0), "amplitude", "0.0")
+    fails(lambda: SignalTrigger(frequency=-1), "frequency", "-1")
 
 
 def test_trigger_from_dict_errors() -> None:
-    _fails(lambda: trigger_from_dict({"kind": "warp"}), "'warp'", "patch")
-    _fails(lambda: trigger_from_dict({"kind": "blend", "pattern": [[1.0]]}), "blend")
-    _fails(lambda: trigger_from_dict([1, 2]), "list")  # type: ignore[arg-type]
+    fails(lambda: trigger_from_dict({"kind": "warp"}), "'warp'", "patch")
+    fails(lambda: trigger_from_dict({"kind": "blend", "pattern": [[1.0]]}), "blend")
+    fails(lambda: trigger_from_dict([1, 2]), "list")  # type: ignore[arg-type]
