@@ -12,7 +12,7 @@ import numpy as np
 import numpy.typing as npt
 
 from redline.cli._options import ModelSpec
-from redline.datasets import Dataset, load_data
+from redline.datasets import Dataset, load_data, validate_arrays
 from redline.errors import InputError
 from redline.evaluation import ScanResult
 from redline.evaluation._backdoor import (
@@ -66,8 +66,9 @@ def load_training(
     """The training set, with its ground truth when it is a ``redline poison`` file."""
     if is_poisoned_file(spec):
         poisoned = load_poisoned(spec)
-        load_data(spec, label_column=label_column, bounds=bounds)  # same validation as data
-        return poisoned.data, poisoned
+        data = poisoned.data  # validated as any data set is, without reading the file again
+        validate_arrays(data.x, data.y, source=spec, bounds=bounds, groups=data.groups)
+        return data, poisoned
     return load_data(spec, label_column=label_column, bounds=bounds), None
 
 
