@@ -21,6 +21,7 @@ from redline.evaluation._backdoor_parts import (
     model_detection,
     strip_summary,
 )
+from redline.evaluation._collect import softmax_stats
 from redline.evaluation._metrics import accuracy, ece, group_accuracies, reliability
 from redline.evaluation._result import CleanResult, Cost, Samples, ScanConfig, ScanResult
 from redline.evaluation._result_backdoor import (
@@ -289,15 +290,15 @@ def backdoor_result(
                 for i in range(0, len(xs), 512)
             ]
         )
-    probs = torch.softmax(logits.double(), dim=1)
-    conf, pred = probs.max(dim=1)
+    pred, conf32 = softmax_stats(logits)
+    conf = conf32.astype(np.float64)  # as the scan's clean result computes it
     num_classes = int(logits.shape[1])
-    correct = pred.numpy() == ys
+    correct = pred == ys
     names = {str(i): n for i, n in enumerate(class_names)} if class_names else {}
     clean = CleanResult(
         accuracy=accuracy(correct),
-        ece=ece(conf.numpy(), correct),
-        reliability=reliability(conf.numpy(), correct),
+        ece=ece(conf, correct),
+        reliability=reliability(conf, correct),
         per_class=group_accuracies(correct, ys, names),
         per_slice=[],
     )
@@ -324,7 +325,7 @@ def backdoor_result(
         examples=[],
         samples=Samples(
             label=ys.tolist(),
-            clean_pred=pred.numpy().astype(int).tolist(),
+            clean_pred=pred.tolist(),
             min_distance=[None] * len(ys),
             broken_by=[],
         ),
