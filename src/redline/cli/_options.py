@@ -72,8 +72,9 @@ class ModelSpec:
         parse_floats(self.mean, "mean")
         parse_floats(self.std, "std")
 
-    def load(self) -> tuple[TorchTarget, ModelInfo]:
-        """Load the model and wrap it as a target with the given input contract."""
+    def load(self, *, eot: int = 1) -> tuple[TorchTarget, ModelInfo]:
+        """Load the model and wrap it as a target with the given input contract
+        (``eot`` gradient samples per step for randomised models)."""
         from redline.evaluation import ModelInfo
         from redline.targets import TorchTarget, load_model
 
@@ -85,6 +86,7 @@ class ModelSpec:
             bounds=self.parsed_bounds(),
             mean=parse_floats(self.mean, "mean"),
             std=parse_floats(self.std, "std"),
+            eot=eot,
         )
         info = ModelInfo(source=loaded.source, format=loaded.format, sha256=loaded.sha256)
         return target, info

@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from redline.cli._options import ModelSpec
 from redline.datasets import Dataset
 from redline.errors import InputError
-from redline.evaluation import ModelInfo, ScanResult, parse_threat, scan
+from redline.evaluation import ScanResult, parse_threat, scan
 from redline.evaluation._backdoor import BackdoorOptions, check_clean, run_backdoor
 from redline.poisoning import PoisonedData
 from redline.policy import Policy, load_policy
@@ -23,22 +24,16 @@ class ScanRequest:
 
     data: str
     threat: str
-    model: str | None
-    weights: Path | None
-    allow_pickle: bool
+    model: ModelSpec
     suite: str
     out: Path
     policy: Path | None
-    bounds: tuple[float, float]
-    mean: list[float] | None
-    std: list[float] | None
     eot: int
     label_column: str
     group_column: str | None
     limit: int | None
     batch_size: int
     seed: int
-    device: str
     minimal: bool
     checks: bool
     check_samples: int
@@ -51,22 +46,19 @@ def run_scan(req: ScanRequest) -> ScanResult:
     """Validate everything cheap first, then load, scan, judge and write the folder."""
     from redline.datasets import load_data
     from redline.evaluation import get_suite
-    from redline.targets import load_model
 
     threat = parse_threat(req.threat)
     policy = load_policy(req.policy) if req.policy is not None else None
     get_suite(req.suite)
     check_output_dir(req.out)
-    if req.model is None and req.weights is None:
-        raise InputError("give --model, --weights, or both")
+    req.model.check()
     if req.limit is not None and req.limit < 1:
         raise InputError(f"--limit must be >= 1, got {req.limit}")
     if req.train is not None and not req.backdoor:
         raise InputError("--train is only used by the backdoor checks: add --backdoor")
-    loaded = load_model(req.model, req.weights, allow_pickle=req.allow_pickle, device=req.device)
-    target = TorchTarget(loaded.module, bounds=req.bounds, mean=req.mean, std=req.std, eot=req.eot)
+    target, info = req.model.load(eot=req.eot)
     data = load_data(
-        req.data, label_column=req.label_column, group_column=req.group_column, bounds=req.bounds
+        req.data, label_column=req.label_column, group_column=req.group_column, bounds=target.bounds
     ).take(req.limit)
     if req.backdoor:
         check_clean((data.x, data.y), BackdoorOptions(seed=req.seed))
@@ -87,7 +79,7 @@ def run_scan(req: ScanRequest) -> ScanResult:
         check_samples=req.check_samples,
         data_source=data.source,
         progress=req.progress,
-        model=ModelInfo(source=loaded.source, format=loaded.format, sha256=loaded.sha256),
+        model=info,
     )
     if req.backdoor:
         section = run_backdoor(

@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from redline.cli._common import parse_floats, print_summary
+from redline.cli._common import print_summary
+from redline.cli._options import ModelSpec
 
 __all__ = ["scan"]
 
@@ -64,22 +65,16 @@ def scan(
     request = ScanRequest(
         data=data,
         threat=threat,
-        model=model,
-        weights=weights,
-        allow_pickle=allow_pickle,
+        model=ModelSpec(model, weights, allow_pickle, bounds, mean, std, device),
         suite=suite,
         out=out,
         policy=policy,
-        bounds=_bounds(bounds),
-        mean=parse_floats(mean, "mean"),
-        std=parse_floats(std, "std"),
         eot=eot,
         label_column=label_column,
         group_column=group_column,
         limit=limit,
         batch_size=batch_size,
         seed=seed,
-        device=device,
         minimal=minimal,
         checks=checks,
         check_samples=check_samples,
@@ -90,9 +85,3 @@ def scan(
     result = run_scan(request)
     print_summary(result, str(out))
     return 1 if result.policy is not None and not result.policy.passed else 0
-
-
-def _bounds(text: str) -> tuple[float, float]:
-    values = parse_floats(text, "bounds", count=2)
-    assert values is not None
-    return values[0], values[1]
