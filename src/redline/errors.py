@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["InputError", "IntegrityError", "RedlineError"]
+__all__ = ["InputError", "IntegrityError", "RedlineError", "RefusedError"]
 
 
 class RedlineError(Exception):
@@ -16,3 +16,8 @@ class InputError(RedlineError):
 class IntegrityError(RedlineError):
     """Stored data fails its own check (a tampered artifact or audit row): exit code 1,
     with the row or file named."""
+
+
+class RefusedError(RedlineError):
+    """A guarded operation said no (a promotion whose scan fails the policy, a rollback
+    with no known-good version): exit code 1, nothing changed."""

@@ -13,23 +13,29 @@ from redline.errors import InputError
 if TYPE_CHECKING:
     from redline.evaluation._result import ScanResult
 
-__all__ = ["load_result"]
+__all__ = ["load_result", "result_from_dict"]
 
 
 def load_result(path: Path) -> ScanResult:
     """Parse a scan JSON; refuse other major schema versions and malformed files."""
-    from redline.evaluation._result import SCHEMA_VERSION, ScanResult
-
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise InputError(f"{path}: no such scan result") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(f"{path}: not a readable JSON scan result ({exc})") from None
+    return result_from_dict(raw, str(path))
+
+
+def result_from_dict(raw: object, source: str) -> ScanResult:
+    """Validate parsed JSON as a scan result (same rules as :func:`load_result`);
+    ``source`` names where it came from in the error."""
+    from redline.evaluation._result import SCHEMA_VERSION, ScanResult
+
     version = str(raw.get("schema_version", "")) if isinstance(raw, dict) else ""
     if version.split(".")[0] != SCHEMA_VERSION.split(".")[0]:
         raise InputError(
-            f"{path}: schema version {version or 'missing'} is not supported "
+            f"{source}: schema version {version or 'missing'} is not supported "
             f"(this redline reads {SCHEMA_VERSION})"
         )
     try:
@@ -37,4 +43,4 @@ def load_result(path: Path) -> ScanResult:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        raise InputError(f"{path}: invalid scan result at {where}: {first['msg']}") from None
+        raise InputError(f"{source}: invalid scan result at {where}: {first['msg']}") from None

@@ -23,7 +23,7 @@ from redline.registry._tables import audit_events, chain_head
 __all__ = ["DEFAULT_URL", "SCHEMA_HEAD", "Store", "open_store"]
 
 DEFAULT_URL = "sqlite:///.redline/registry.db"
-SCHEMA_HEAD = "r0001"
+SCHEMA_HEAD = "r0002"
 _DIALECTS = {"sqlite": "sqlite", "postgresql+psycopg": "postgresql"}
 _MIGRATIONS = Path(__file__).with_name("migrations")
 

@@ -8,6 +8,7 @@ from sqlalchemy import (
     BigInteger,
     Column,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -18,6 +19,7 @@ from sqlalchemy import (
 
 __all__ = [
     "METADATA",
+    "alias_history",
     "aliases",
     "audit_events",
     "chain_head",
@@ -55,6 +57,7 @@ versions = Table(
     Column("note", Text),
     Column("created_by", String(200), nullable=False),
     Column("created_at", String(40), nullable=False),
+    Column("withdrawn_at", String(40)),
     UniqueConstraint("model_id", "number"),
 )
 
@@ -67,6 +70,23 @@ aliases = Table(
     Column("updated_at", String(40), nullable=False),
 )
 
+alias_history = Table(
+    "alias_history",
+    METADATA,
+    Column("id", Integer, primary_key=True),
+    Column("model_id", ForeignKey("models.id"), nullable=False),
+    Column("alias", String(100), nullable=False),
+    Column("version_id", ForeignKey("versions.id"), nullable=False),
+    Column("previous_version_id", ForeignKey("versions.id")),
+    Column("action", String(20), nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("reason", Text),
+    Column("at", String(40), nullable=False),
+    Index("ix_alias_history_model", "model_id", "alias", "id"),
+)
+"""Every move of every alias, oldest first: rollback reads which versions were in
+production before."""
+
 scans = Table(
     "scans",
     METADATA,
@@ -75,6 +95,7 @@ scans = Table(
     Column("result", JSON, nullable=False),
     Column("passed", Integer),
     Column("created_at", String(40), nullable=False),
+    Index("ix_scans_version", "version_id", "id"),
 )
 
 incidents = Table(
@@ -86,6 +107,8 @@ incidents = Table(
     Column("severity", String(20), nullable=False),
     Column("state", String(20), nullable=False),
     Column("opened_at", String(40), nullable=False),
+    Column("opened_by", String(200)),
+    Column("updated_at", String(40)),
 )
 
 incident_events = Table(
@@ -94,6 +117,7 @@ incident_events = Table(
     Column("id", Integer, primary_key=True),
     Column("incident_id", ForeignKey("incidents.id"), nullable=False),
     Column("state", String(20), nullable=False),
+    Column("action", String(20)),
     Column("note", Text),
     Column("links", JSON, nullable=False),
     Column("actor", String(200), nullable=False),

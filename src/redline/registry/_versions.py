@@ -17,7 +17,14 @@ from redline.errors import InputError
 from redline.registry._store import Store, now
 from redline.registry._tables import aliases, models, versions
 
-__all__ = ["VersionInfo", "get_version", "list_versions", "parse_ref", "register", "set_alias"]
+__all__ = [
+    "VersionInfo",
+    "get_version",
+    "list_versions",
+    "load_artifact",
+    "parse_ref",
+    "register",
+]
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
@@ -40,6 +47,8 @@ class VersionInfo:
     note: str | None
     created_by: str
     created_at: str
+    withdrawn_at: str | None = None
+    """Set when production was rolled back from this version (cleared by a promotion)."""
 
     @property
     def ref(self) -> str:
@@ -80,18 +89,26 @@ def _manifest_entry(path: str | os.PathLike[str]) -> dict[str, Any]:
     }
 
 
-def _model_id(conn: Connection, name: str, *, create: bool) -> int:
-    row = conn.execute(
-        sa.select(models.c.id).where(models.c.name == name).with_for_update()
-    ).scalar_one_or_none()
-    if row is not None:
-        return int(row)
+def _model_id(conn: Connection, name: str, *, create: bool, lock: bool = True) -> int:
+    """The model's id, its row locked for the rest of the transaction unless ``lock`` is
+    False (every change to a model starts here, so changes to one model are serialised
+    on every database; readers pass ``lock=False``)."""
+    query = sa.select(models.c.id).where(models.c.name == name)
+    if lock:
+        query = query.with_for_update()
+    found = conn.execute(query).scalar_one_or_none()
+    if found is not None:
+        return int(found)
     if not create:
         raise InputError(f"unknown model {name!r}")
-    key = conn.execute(models.insert().values(name=name, created_at=now())).inserted_primary_key
-    if key is None:
-        raise RuntimeError("the database returned no key for the new model")
-    return int(key[0])
+    values = {"name": name, "created_at": now()}
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+
+        conn.execute(insert(models).values(values).on_conflict_do_nothing())
+    else:  # SQLite: BEGIN IMMEDIATE already holds the only write lock
+        conn.execute(models.insert().values(values))
+    return int(conn.execute(query).scalar_one())
 
 
 def register(
@@ -172,6 +189,7 @@ def _info(row: Mapping[Any, Any]) -> VersionInfo:
         note=row["note"],
         created_by=row["created_by"],
         created_at=row["created_at"],
+        withdrawn_at=row["withdrawn_at"],
     )
 
 
@@ -183,7 +201,7 @@ def _query() -> sa.Select[Any]:
 
 def _resolve(conn: Connection, ref: str) -> VersionInfo:
     name, selector = parse_ref(ref)
-    model_id = _model_id(conn, name, create=False)
+    model_id = _model_id(conn, name, create=False, lock=False)
     query = _query().where(versions.c.model_id == model_id)
     if selector is None:
         query = query.order_by(versions.c.number.desc()).limit(1)
@@ -213,36 +231,15 @@ def get_version(store: Store, ref: str) -> VersionInfo:
 def list_versions(store: Store, name: str) -> list[VersionInfo]:
     """Every version of ``name``, oldest first."""
     with store.engine.connect() as conn:
-        model_id = _model_id(conn, _check_name(name, "model name"), create=False)
+        model_id = _model_id(conn, _check_name(name, "model name"), create=False, lock=False)
         rows = conn.execute(
             _query().where(versions.c.model_id == model_id).order_by(versions.c.number)
         ).all()
     return [_info(r._mapping) for r in rows]
 
 
-def set_alias(
-    store: Store, ref: str, alias: str, *, actor: str, reason: str | None = None
-) -> VersionInfo:
-    """Point ``alias`` of the model at the version ``ref`` names (audited)."""
-    _check_name(alias, "alias")
-    with store.transaction() as conn:
-        target = _resolve(conn, ref)
-        model_id = _model_id(conn, target.model, create=False)
-        key = (aliases.c.model_id == model_id) & (aliases.c.name == alias)
-        before = conn.execute(sa.select(aliases.c.version_id).where(key)).scalar_one_or_none()
-        if before is None:
-            conn.execute(
-                aliases.insert().values(
-                    model_id=model_id, name=alias, version_id=target.id, updated_at=now()
-                )
-            )
-        else:
-            conn.execute(aliases.update().where(key).values(version_id=target.id, updated_at=now()))
-        details = {
-            "alias": alias,
-            "version": target.number,
-            "previous_version_id": before,
-            "reason": reason,
-        }
-        store.audit(conn, actor=actor, action="alias.set", subject=target.ref, details=details)
-        return target
+def load_artifact(store: Store, ref: str) -> tuple[VersionInfo, Path]:
+    """The version ``ref`` names and the path of its artifact, after verifying the bytes
+    against the recorded SHA-256 (a tampered or missing file is an IntegrityError)."""
+    info = get_version(store, ref)
+    return info, store.artifacts.verify(info.artifact_sha256)
