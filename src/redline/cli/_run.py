@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+
+import typer
 
 from redline.cli._options import ModelSpec
 from redline.datasets import Dataset
@@ -12,6 +14,7 @@ from redline.evaluation import ScanResult, parse_threat, scan
 from redline.evaluation._backdoor import BackdoorOptions, check_clean, run_backdoor
 from redline.poisoning import PoisonedData
 from redline.policy import Policy, load_policy
+from redline.registry import Store
 from redline.reports._bundle import check_output_dir, write_report_dir
 from redline.targets import TorchTarget
 
@@ -40,6 +43,9 @@ class ScanRequest:
     progress: bool
     backdoor: bool = False
     train: str | None = None
+    registry: str | None = None
+    store: str | None = None
+    actor: str | None = None
 
 
 def run_scan(req: ScanRequest) -> ScanResult:
@@ -51,6 +57,9 @@ def run_scan(req: ScanRequest) -> ScanResult:
     policy = load_policy(req.policy) if req.policy is not None else None
     get_suite(req.suite)
     check_output_dir(req.out)
+    registered = _registered(req) if req.registry is not None else None
+    if registered is not None:
+        req = replace(req, model=registered[1])
     req.model.check()
     if req.limit is not None and req.limit < 1:
         raise InputError(f"--limit must be >= 1, got {req.limit}")
@@ -91,7 +100,42 @@ def run_scan(req: ScanRequest) -> ScanResult:
             class_names=data.class_names,
         ).section
         result = result.model_copy(update={"backdoor": section})
-    return judge_and_write(result, policy, req.out)
+    result = judge_and_write(result, policy, req.out)
+    if registered is not None:
+        _record(req, registered[0], result)
+    return result
+
+
+def _registered(req: ScanRequest) -> tuple[Store, ModelSpec]:
+    """The store and the model spec of ``--registry``: the version's verified artifact,
+    its entry point (unless ``--model`` overrides it) and its input contract."""
+    from redline.cli._store_opts import actor_name, open_cli_store
+    from redline.registry import load_artifact
+
+    actor_name(req.actor)  # a bad --actor fails before the scan, not after
+    if req.model.weights is not None:
+        raise InputError("--registry scans the registered artifact: drop --weights")
+    store = open_cli_store(req.store)
+    info, path = load_artifact(store, str(req.registry))
+    spec = info.input_spec
+    bounds = spec.get("bounds")
+    return store, replace(
+        req.model,
+        model=req.model.model or info.entry_point,
+        weights=path,
+        bounds=",".join(map(str, bounds)) if bounds else req.model.bounds,
+        mean=",".join(map(str, spec["mean"])) if spec.get("mean") else req.model.mean,
+        std=",".join(map(str, spec["std"])) if spec.get("std") else req.model.std,
+    )
+
+
+def _record(req: ScanRequest, store: Store, result: ScanResult) -> None:
+    from redline.cli._store_opts import actor_name
+    from redline.registry import record_scan
+
+    stored = record_scan(store, str(req.registry), result, actor=actor_name(req.actor))
+    verdict = {True: "passed", False: "failed", None: "no policy"}[stored.passed]
+    typer.echo(f"stored as scan #{stored.id} of {stored.version} ({verdict})", err=True)
 
 
 def _training(req: ScanRequest, target: TorchTarget) -> tuple[Dataset, PoisonedData | None] | None:

@@ -1,4 +1,5 @@
-"""The ``redline`` command. Exit codes: 0 pass, 1 policy failed, 2 usage or input error."""
+"""The ``redline`` command. Exit codes: 0 pass; 1 policy failed, a gate refused, or stored
+data failed its integrity check; 2 usage or input error."""
 
 from __future__ import annotations
 
@@ -9,13 +10,16 @@ import typer
 from typer.exceptions import Abort, TyperException
 
 from redline._version import __version__
+from redline.cli import audit as audit_cmd
 from redline.cli import backdoor as backdoor_cmd
 from redline.cli import data as data_cmd
 from redline.cli import demo as demo_cmd
+from redline.cli import incident as incident_cmd
 from redline.cli import poison as poison_cmd
+from redline.cli import registry as registry_cmd
 from redline.cli import report as report_cmd
 from redline.cli import scan as scan_cmd
-from redline.errors import RedlineError
+from redline.errors import IntegrityError, RedlineError, RefusedError
 
 __all__ = ["app", "main", "run"]
 
@@ -33,6 +37,9 @@ app.command("attacks")(report_cmd.attacks)
 app.command("poison")(poison_cmd.poison)
 app.add_typer(backdoor_cmd.app, name="backdoor")
 app.add_typer(data_cmd.app, name="data")
+app.add_typer(registry_cmd.app, name="registry")
+app.add_typer(incident_cmd.app, name="incident")
+app.add_typer(audit_cmd.app, name="audit")
 
 
 @app.command("version")
@@ -54,10 +61,17 @@ def run(argv: Sequence[str] | None = None) -> int:
     except Abort:
         typer.echo("redline: aborted", err=True)
         return 130
+    except (IntegrityError, RefusedError) as exc:
+        typer.echo(f"redline: {_label(exc)}: {_one_line(str(exc))}", err=True)
+        return 1
     except RedlineError as exc:
         typer.echo(f"redline: error: {_one_line(str(exc))}", err=True)
         return 2
     return code if isinstance(code, int) else 0
+
+
+def _label(exc: RedlineError) -> str:
+    return "integrity failure" if isinstance(exc, IntegrityError) else "refused"
 
 
 def _one_line(message: str) -> str:

@@ -9,6 +9,7 @@ import typer
 
 from redline.cli._common import print_summary
 from redline.cli._options import ModelSpec
+from redline.cli._store_opts import Actor, StoreUrl
 
 __all__ = ["scan"]
 
@@ -58,6 +59,15 @@ def scan(
         str | None,
         typer.Option(help="With --backdoor: the training set, for the data detectors."),
     ] = None,
+    registry: Annotated[
+        str | None,
+        typer.Option(
+            help="Scan a registered version (e.g. fraud@3): its verified artifact, entry "
+            "point and input contract; the result is stored against it."
+        ),
+    ] = None,
+    store: StoreUrl = None,
+    actor: Actor = None,
 ) -> int:
     """Red-team a PyTorch model under a threat model and write a report folder."""
     from redline.cli._run import ScanRequest, run_scan
@@ -81,6 +91,9 @@ def scan(
         progress=progress,
         backdoor=backdoor,
         train=train,
+        registry=registry,
+        store=store,
+        actor=actor,
     )
     result = run_scan(request)
     print_summary(result, str(out))

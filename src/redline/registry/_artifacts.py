@@ -98,8 +98,9 @@ class ArtifactStore:
 
     def _publish(self, tmp: Path, sha256: str) -> None:
         final = self.path(sha256)
-        if final.is_file():
-            return  # same name, same bytes: nothing to do
+        if final.is_file() and _hash_file(final)[0] == sha256:
+            os.utime(final)  # fresh mtime: `clean` spares blobs a writer is about to refer to
+            return  # same name, same bytes: nothing to write
         final.parent.mkdir(parents=True, exist_ok=True)
         tmp.chmod(0o444)
         tmp.replace(final)
@@ -168,13 +169,14 @@ class ArtifactStore:
         return StoreCheck(partial, orphans, corrupt)
 
     def clean(self, referenced: set[str], *, min_age: float = 60.0) -> StoreCheck:
-        """Remove partial writes older than ``min_age`` seconds (younger ones may belong
-        to a writer still running) and orphan blobs; returns what was removed. Corrupt
-        blobs are never removed here: they are evidence."""
+        """Remove partial writes and orphan blobs older than ``min_age`` seconds (younger
+        ones may belong to a register still running: it writes the blob before the row);
+        returns what was removed. Corrupt blobs are never removed here: they are evidence."""
         found = self.check(referenced, deep=False)
         now = time.time()
         stale = tuple(p for p in found.partial if now - p.stat().st_mtime >= min_age)
-        found = StoreCheck(stale, found.orphans, ())
+        old = tuple(h for h in found.orphans if now - self.path(h).stat().st_mtime >= min_age)
+        found = StoreCheck(stale, old, ())
         for tmp in stale:
             tmp.unlink(missing_ok=True)
         for sha in found.orphans:

@@ -59,7 +59,7 @@ class Move:
 def gate_in(conn: Connection, version: VersionInfo, policy: Policy | None) -> Gate:
     """Judge ``version`` by its newest scan: against ``policy`` when given (today's
     rules), else by the verdict the scan carried."""
-    scan = latest_scan_in(conn, version)
+    scan = latest_scan_in(conn, version, with_result=policy is not None)
     if scan is None:
         return Gate(False, f"{version.ref} was never scanned", None)
     if policy is not None:

@@ -77,13 +77,20 @@ def record_scan(store: Store, ref: str, result: ScanResult, *, actor: str) -> Sc
 
 def _record(row: Any, ref: str) -> ScanRecord:
     passed = None if row.passed is None else bool(row.passed)
-    return ScanRecord(int(row.id), ref, passed, row.created_at, dict(row.result))
+    result = dict(row.result) if "result" in row._fields else {}
+    return ScanRecord(int(row.id), ref, passed, row.created_at, result)
 
 
-def latest_scan_in(conn: Connection, version: VersionInfo) -> ScanRecord | None:
-    """The newest scan of ``version`` inside an open transaction."""
+def latest_scan_in(
+    conn: Connection, version: VersionInfo, *, with_result: bool = True
+) -> ScanRecord | None:
+    """The newest scan of ``version`` inside an open transaction (``with_result=False``
+    leaves the JSON in the database: the verdict is enough for a gate)."""
+    columns = [scans.c.id, scans.c.passed, scans.c.created_at]
+    if with_result:
+        columns.append(scans.c.result)
     row = conn.execute(
-        sa.select(scans)
+        sa.select(*columns)
         .where(scans.c.version_id == version.id)
         .order_by(scans.c.id.desc())
         .limit(1)

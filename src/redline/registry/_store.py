@@ -195,11 +195,23 @@ def _event(row: Mapping[Any, Any]) -> AuditEvent:
 
 def open_store(url: str | None = None, *, artifacts: str | os.PathLike[str] | None = None) -> Store:
     """Open (creating and migrating as needed) the store at ``url``, else ``$REDLINE_STORE``,
-    else ``sqlite:///.redline/registry.db``. Artifacts live in ``artifacts`` (default: an
-    ``artifacts`` folder beside a SQLite file, ``.redline/artifacts`` otherwise)."""
+    else ``sqlite:///.redline/registry.db``. Artifacts live in ``artifacts``, else
+    ``$REDLINE_ARTIFACTS``, else an ``artifacts`` folder beside a SQLite file
+    (``.redline/artifacts`` for a server database)."""
     chosen = url or os.environ.get("REDLINE_STORE") or DEFAULT_URL
     engine = _engine(chosen)
-    _migrate(engine)
+    try:
+        _migrate(engine)
+    except sa.exc.OperationalError as exc:
+        engine.dispose()
+        shown = engine.url.render_as_string(hide_password=True)
+        reason = " ".join(str(exc.orig).split())[:300]
+        raise InputError(f"cannot open the store {shown}: {reason}") from None
+    except BaseException:
+        engine.dispose()
+        raise
+    if artifacts is None:
+        artifacts = os.environ.get("REDLINE_ARTIFACTS") or None
     if artifacts is None:
         db = engine.url.database if engine.url.drivername == "sqlite" else None
         base = Path(db).parent if db and db != ":memory:" else Path(".redline")
