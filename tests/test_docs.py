@@ -11,6 +11,12 @@ DOCS = Path(__file__).resolve().parents[1] / "docs"
 EXPECTED = {
     "guide.md": ("robust accuracy", "gate passed: False"),
     "backdoors.md": ("suspicious classes: [0]", "trojaned -", "DER"),
+    "registry.md": (
+        "refused: fraud@1 not promoted",
+        "rolled back fraud@1 -> fraud@2",
+        "resolve -> resolved retrained",
+        "audit chain intact: True",
+    ),
 }
 
 

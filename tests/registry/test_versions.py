@@ -1,4 +1,5 @@
-"""Registering versions, resolving references and moving aliases, each audited."""
+"""Registering versions, resolving references and moving aliases, each audited (on SQLite
+and PostgreSQL: the ``store`` fixture is in conftest.py)."""
 
 from __future__ import annotations
 
@@ -14,16 +15,10 @@ from redline.registry import (
     Store,
     get_version,
     list_versions,
-    open_store,
     parse_ref,
     register,
     set_alias,
 )
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Store:
-    return open_store(f"sqlite:///{tmp_path / 'registry.db'}")
 
 
 def _weights(tmp_path: Path, name: str, payload: bytes) -> Path:
@@ -62,13 +57,13 @@ def test_register_numbers_versions_and_records_lineage(store: Store, tmp_path: P
 def test_aliases_move_and_resolve(store: Store, tmp_path: Path) -> None:
     for i in range(3):
         register(store, "fraud", _weights(tmp_path, f"{i}.pt", bytes([i])), actor="ci")
-    set_alias(store, "fraud@2", "production", actor="ana", reason="passed policy")
-    assert get_version(store, "fraud@production").number == 2
-    set_alias(store, "fraud@3", "production", actor="ana")
-    assert get_version(store, "fraud@production").number == 3
+    set_alias(store, "fraud@2", "canary", actor="ana", reason="passed policy")
+    assert get_version(store, "fraud@canary").number == 2
+    set_alias(store, "fraud@3", "canary", actor="ana")
+    assert get_version(store, "fraud@canary").number == 3
     last = store.events()[-1]
-    assert last.action == "alias.set" and last.details["alias"] == "production"
-    assert last.details["previous_version_id"] == get_version(store, "fraud@2").id
+    assert last.action == "alias.set" and last.details["alias"] == "canary"
+    assert last.details["previous"] == 2
 
 
 def test_bad_references_are_input_errors_and_write_nothing(store: Store, tmp_path: Path) -> None:
@@ -84,7 +79,7 @@ def test_bad_references_are_input_errors_and_write_nothing(store: Store, tmp_pat
         with pytest.raises(InputError, match=expected):
             get_version(store, ref)
     with pytest.raises(InputError, match="unknown version"):
-        set_alias(store, "fraud@9", "production", actor="ci")
+        set_alias(store, "fraud@9", "canary", actor="ci")
     with pytest.raises(InputError, match="alias"):
         set_alias(store, "fraud@1", "prod uction", actor="ci")
     with pytest.raises(InputError, match="unknown model"):

@@ -26,6 +26,8 @@ DEFAULT_URL = "sqlite:///.redline/registry.db"
 SCHEMA_HEAD = "r0002"
 _DIALECTS = {"sqlite": "sqlite", "postgresql+psycopg": "postgresql"}
 _MIGRATIONS = Path(__file__).with_name("migrations")
+_MIGRATION_LOCK = 7248610519
+"""PostgreSQL advisory lock key held while migrating (serialises concurrent first opens)."""
 
 
 def now() -> str:
@@ -87,6 +89,8 @@ def _migrate(engine: Engine) -> None:
     config.set_main_option("script_location", str(_MIGRATIONS))
     known = {rev.revision for rev in ScriptDirectory.from_config(config).walk_revisions()}
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":  # two first opens must not both create tables
+            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})")
         current = MigrationContext.configure(conn).get_current_revision()
         if current is not None and current not in known:
             raise InputError(

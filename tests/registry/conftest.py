@@ -1,0 +1,214 @@
+"""Registry fixtures: every database test runs on SQLite and on a real PostgreSQL server.
+
+The server is ``$REDLINE_TEST_POSTGRES`` (a URL on any database of it, e.g.
+``postgresql+psycopg://user@127.0.0.1:5432/postgres``; the role must be allowed to
+CREATE DATABASE), else a throwaway cluster started here (``initdb`` + ``pg_ctl``, as the
+``postgres`` user when run as root, on a free port of 127.0.0.1) and stopped at the end
+of the session. Without one the PostgreSQL runs are skipped, with the reason, unless
+``REDLINE_REQUIRE_POSTGRES=1`` (CI), where they error. ``pytest -k postgresql`` (or
+``-m postgresql``) selects them; each test gets a fresh database, dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from redline.registry import Store, open_store
+from redline.registry import _store as store_module
+
+SERVER_ENV = "REDLINE_TEST_POSTGRES"
+REQUIRE_ENV = "REDLINE_REQUIRE_POSTGRES"
+_INITDB = ("-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-locale", "--no-sync")
+
+
+def _major(initdb: Path) -> tuple[int, ...]:
+    return tuple(int(part) for part in initdb.parents[1].name.split(".") if part.isdigit())
+
+
+def _bindir() -> Path:
+    """The newest Debian PostgreSQL (``/usr/lib/postgresql/N/bin``), else ``initdb`` on PATH."""
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=_major)
+    if found:
+        return found[-1].parent
+    on_path = shutil.which("initdb")
+    if on_path is None:
+        raise FileNotFoundError("no initdb in /usr/lib/postgresql/*/bin or on PATH")
+    return Path(on_path).parent
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class _Cluster:
+    """A throwaway PostgreSQL cluster in a temp dir: trust auth, 127.0.0.1 only, no fsync."""
+
+    def __init__(self) -> None:
+        self.bindir = _bindir()
+        self.root = Path(tempfile.mkdtemp(prefix="redline-pg-"))
+        self.data = self.root / "data"
+        self.port = _free_port()
+        self.url = sa.URL.create(
+            "postgresql+psycopg", "postgres", host="127.0.0.1", port=self.port, database="postgres"
+        )
+
+    def _run(self, tool: str, *args: str) -> None:
+        command = [str(self.bindir / tool), *args]
+        if os.geteuid() == 0:  # initdb refuses to run as root
+            command = ["runuser", "-u", "postgres", "--", *command]
+        done = subprocess.run(command, cwd="/", capture_output=True, text=True, timeout=60)
+        if done.returncode != 0:
+            log = self.root / "server.log"
+            tail = log.read_text(errors="replace")[-800:] if log.exists() else ""
+            raise RuntimeError(f"{tool} failed: {(done.stderr or done.stdout).strip()} {tail}")
+
+    def start(self) -> None:
+        if os.geteuid() == 0:
+            shutil.chown(self.root, "postgres", "postgres")
+        self._run("initdb", "-D", str(self.data), *_INITDB)
+        settings = {
+            "listen_addresses": "'127.0.0.1'",
+            "port": str(self.port),
+            "unix_socket_directories": f"'{self.root}'",
+            "fsync": "off",
+            "synchronous_commit": "off",
+            "full_page_writes": "off",
+        }
+        with (self.data / "postgresql.conf").open("a") as conf:
+            conf.writelines(f"{key} = {value}\n" for key, value in settings.items())
+        log = str(self.root / "server.log")
+        self._run("pg_ctl", "-D", str(self.data), "-l", log, "-w", "-t", "60", "-s", "start")
+
+    def stop(self) -> None:
+        try:
+            self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-s", "stop")
+        finally:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _admin_engine(url: sa.URL) -> sa.Engine:
+    """An autocommit engine (CREATE / DROP DATABASE cannot run in a transaction)."""
+    if url.drivername == "postgresql":
+        url = url.set(drivername="postgresql+psycopg")
+    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT", pool_size=1)
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+    except BaseException:
+        engine.dispose()
+        raise
+    return engine
+
+
+def _server() -> Iterator[sa.Engine | str]:
+    """Yield an admin engine on the server, or why there is none."""
+    cluster = None
+    try:
+        import psycopg  # noqa: F401
+
+        named = os.environ.get(SERVER_ENV)
+        if named:
+            url = sa.make_url(named)
+        else:
+            cluster = _Cluster()
+            cluster.start()
+            url = cluster.url
+        engine = _admin_engine(url)
+    except Exception as exc:
+        where = f"${SERVER_ENV}" if os.environ.get(SERVER_ENV) else "a throwaway cluster"
+        if cluster is not None:
+            cluster.stop()
+        yield f"no PostgreSQL server: could not start or reach {where} ({_short(exc)})"
+        return
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        if cluster is not None:
+            cluster.stop()
+
+
+def _short(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return f"{type(exc).__name__}: {' '.join(text.split())[:600]}"
+
+
+@pytest.fixture(scope="session")
+def postgres_admin() -> Iterator[sa.Engine | str]:
+    """An autocommit engine on the test PostgreSQL server, or the reason there is none."""
+    yield from _server()
+
+
+def _unavailable(reason: str) -> None:
+    """Skip, unless a server was asked for: then it is an error."""
+    if os.environ.get(SERVER_ENV):
+        pytest.fail(f"{reason} (${SERVER_ENV} is set)", pytrace=False)
+    if os.environ.get(REQUIRE_ENV) == "1":
+        pytest.fail(f"{reason} ({REQUIRE_ENV}=1)", pytrace=False)
+    pytest.skip(reason)
+
+
+def _postgres_database(admin: sa.Engine) -> Iterator[str]:
+    name = f"redline_test_{uuid.uuid4().hex[:16]}"
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield admin.url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The URL of a fresh, empty store database: a SQLite file, or a new PostgreSQL
+    database (dropped after the test)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'reg' / 'registry.db'}"
+        return
+    admin = request.getfixturevalue("postgres_admin")
+    if isinstance(admin, str):
+        _unavailable(admin)
+    yield from _postgres_database(admin)
+
+
+@pytest.fixture
+def reopen(store_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Store]]:
+    """``open_store(url, **kwargs)`` with ``url`` defaulting to the test's store
+    (``url=None``: from the environment). Every engine it creates is disposed of after
+    the test, also one a refused open leaves behind: an unclosed psycopg connection
+    collected later warns (ResourceWarning), which fails whichever test is running."""
+    engines: list[sa.Engine] = []
+    make_engine = store_module._engine
+
+    def _tracked(url: str) -> sa.Engine:
+        engines.append(make_engine(url))
+        return engines[-1]
+
+    monkeypatch.setattr(store_module, "_engine", _tracked)
+
+    def _open(url: str | None = store_url, **kwargs: Any) -> Store:
+        return open_store(url, **kwargs)
+
+    yield _open
+    for engine in engines:
+        engine.dispose()
+
+
+@pytest.fixture
+def store(reopen: Callable[..., Store], tmp_path: Path) -> Store:
+    """A freshly migrated store on the test's database, artifacts under tmp_path."""
+    return reopen(artifacts=tmp_path / "artifacts")
