@@ -197,3 +197,30 @@ def test_a_flipped_artifact_byte_fails_load_naming_the_file(
     assert not (tmp_path / "out.pt").exists()
     assert cli("registry", "check") == 1
     assert f"CORRUPT {blob}" in capsys.readouterr().err
+
+
+def test_scan_registry_stores_the_result_against_the_version(
+    cli, store: Store, tmp_path: Path, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    from redline.registry import latest_scan
+    from redline.zoo import mlp
+
+    torch.manual_seed(0)
+    path = tmp_path / "mlp.pt"
+    torch.save(mlp().state_dict(), path)
+    add = ["registry", "add", "cancer", "--weights", str(path), "--model", "redline.zoo:mlp"]
+    assert cli(*add, "--bounds", "-5,5") == 0
+    policy = tmp_path / "redline.toml"
+    policy.write_text("[policy]\nmin_clean_accuracy = 0.0\nchecks = 'none'\n")
+    scan = ["scan", "--registry", "cancer@1", "--data", "bundled:breast_cancer:test"]
+    quick = ["--threat", "linf:0.1", "--suite", "quick", "--limit", "30", "--no-progress"]
+    quick += ["--no-checks", "--no-minimal", "--bounds", "-5,5", "--policy", str(policy)]
+    assert cli(*scan, *quick, "--weights", str(path), "--out", str(tmp_path / "r0")) == 2
+    assert "drop --weights" in capsys.readouterr().err
+    assert cli(*scan, *quick, "--out", str(tmp_path / "r1")) == 0
+    assert "stored as scan #1 of cancer@1 (passed)" in capsys.readouterr().err
+    stored = latest_scan(store, "cancer@1")
+    assert stored is not None and stored.passed is True
+    measured = stored.scan_result().target.sha256
+    assert measured == get_version(store, "cancer@1").artifact_sha256
+    assert cli("registry", "promote", "cancer@1") == 0
