@@ -15,6 +15,7 @@ EXPECTED = {
         "refused: fraud@1 not promoted",
         "rolled back fraud@1 -> fraud@2",
         "resolve -> resolved retrained",
+        "# Model card: fraud@2",
         "audit chain intact: True",
     ),
 }

@@ -12,6 +12,7 @@ from typer.exceptions import Abort, TyperException
 from redline._version import __version__
 from redline.cli import audit as audit_cmd
 from redline.cli import backdoor as backdoor_cmd
+from redline.cli import card as card_cmd
 from redline.cli import data as data_cmd
 from redline.cli import demo as demo_cmd
 from redline.cli import incident as incident_cmd
@@ -35,6 +36,7 @@ app.command("demo")(demo_cmd.demo)
 app.command("report")(report_cmd.report)
 app.command("attacks")(report_cmd.attacks)
 app.command("poison")(poison_cmd.poison)
+app.command("card")(card_cmd.card)
 app.add_typer(backdoor_cmd.app, name="backdoor")
 app.add_typer(data_cmd.app, name="data")
 app.add_typer(registry_cmd.app, name="registry")

@@ -27,6 +27,7 @@ from redline.registry._store import DEFAULT_URL, SCHEMA_HEAD, Store, open_store
 from redline.registry._versions import (
     VersionInfo,
     get_version,
+    lineage,
     list_versions,
     load_artifact,
     parse_ref,
@@ -57,6 +58,7 @@ __all__ = [
     "get_incident",
     "get_version",
     "latest_scan",
+    "lineage",
     "list_incidents",
     "list_scans",
     "list_versions",

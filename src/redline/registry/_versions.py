@@ -20,6 +20,7 @@ from redline.registry._tables import aliases, models, versions
 __all__ = [
     "VersionInfo",
     "get_version",
+    "lineage",
     "list_versions",
     "load_artifact",
     "parse_ref",
@@ -226,6 +227,22 @@ def get_version(store: Store, ref: str) -> VersionInfo:
     """Resolve ``name``, ``name@3`` or ``name@alias``; unknown ones are input errors."""
     with store.engine.connect() as conn:
         return _resolve(conn, ref)
+
+
+def lineage(store: Store, version: VersionInfo) -> list[VersionInfo]:
+    """The parent, grandparent, ... of ``version`` up to the root (a parent may belong
+    to another model), nearest first."""
+    chain: list[VersionInfo] = []
+    seen, parent = {version.id}, version.parent
+    with store.engine.connect() as conn:
+        while parent is not None and parent not in seen:
+            row = conn.execute(_query().where(versions.c.id == parent)).one_or_none()
+            if row is None:
+                break
+            chain.append(_info(row._mapping))
+            seen.add(parent)
+            parent = chain[-1].parent
+    return chain
 
 
 def list_versions(store: Store, name: str) -> list[VersionInfo]:
