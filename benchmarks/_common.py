@@ -26,6 +26,7 @@ __all__ = [
     "adversarial_train",
     "alternate",
     "base_parser",
+    "cpu_name",
     "digits_at_cnn",
     "digits_cnn",
     "fmt_acc",
@@ -93,7 +94,8 @@ def prepare_process(args: argparse.Namespace) -> None:
     torch.set_num_interop_threads(1)
 
 
-def _cpu_name() -> str:
+def cpu_name() -> str:
+    """The CPU model from /proc/cpuinfo (else what platform knows)."""
     info = Path("/proc/cpuinfo")
     if info.exists():
         for line in info.read_text().splitlines():
@@ -112,7 +114,7 @@ def machine_line(args: argparse.Namespace) -> str:
     if not args.no_malloc_tuning:
         malloc = " ".join(f"{k}={v}" for k, v in MALLOC_ENV.items()) + " (same for all sides)"
     return (
-        f"Machine: {cores} cores ({_cpu_name()}), Python {platform.python_version()}, "
+        f"Machine: {cores} cores ({cpu_name()}), Python {platform.python_version()}, "
         f"torch {torch.__version__}, device {device}, torch threads {torch.get_num_threads()}, "
         f"glibc malloc tuning: {malloc}."
     )

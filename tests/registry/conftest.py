@@ -12,10 +12,6 @@ of the session. Without one the PostgreSQL runs are skipped, with the reason, un
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import subprocess
-import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,94 +19,13 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from benchmarks._postgres import Cluster, admin_engine
 
 from redline.registry import Store, open_store
 from redline.registry import _store as store_module
 
 SERVER_ENV = "REDLINE_TEST_POSTGRES"
 REQUIRE_ENV = "REDLINE_REQUIRE_POSTGRES"
-_INITDB = ("-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-locale", "--no-sync")
-
-
-def _major(initdb: Path) -> tuple[int, ...]:
-    return tuple(int(part) for part in initdb.parents[1].name.split(".") if part.isdigit())
-
-
-def _bindir() -> Path:
-    """The newest Debian PostgreSQL (``/usr/lib/postgresql/N/bin``), else ``initdb`` on PATH."""
-    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=_major)
-    if found:
-        return found[-1].parent
-    on_path = shutil.which("initdb")
-    if on_path is None:
-        raise FileNotFoundError("no initdb in /usr/lib/postgresql/*/bin or on PATH")
-    return Path(on_path).parent
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class _Cluster:
-    """A throwaway PostgreSQL cluster in a temp dir: trust auth, 127.0.0.1 only, no fsync."""
-
-    def __init__(self) -> None:
-        self.bindir = _bindir()
-        self.root = Path(tempfile.mkdtemp(prefix="redline-pg-"))
-        self.data = self.root / "data"
-        self.port = _free_port()
-        self.url = sa.URL.create(
-            "postgresql+psycopg", "postgres", host="127.0.0.1", port=self.port, database="postgres"
-        )
-
-    def _run(self, tool: str, *args: str) -> None:
-        command = [str(self.bindir / tool), *args]
-        if os.geteuid() == 0:  # initdb refuses to run as root
-            command = ["runuser", "-u", "postgres", "--", *command]
-        done = subprocess.run(command, cwd="/", capture_output=True, text=True, timeout=60)
-        if done.returncode != 0:
-            log = self.root / "server.log"
-            tail = log.read_text(errors="replace")[-800:] if log.exists() else ""
-            raise RuntimeError(f"{tool} failed: {(done.stderr or done.stdout).strip()} {tail}")
-
-    def start(self) -> None:
-        if os.geteuid() == 0:
-            shutil.chown(self.root, "postgres", "postgres")
-        self._run("initdb", "-D", str(self.data), *_INITDB)
-        settings = {
-            "listen_addresses": "'127.0.0.1'",
-            "port": str(self.port),
-            "unix_socket_directories": f"'{self.root}'",
-            "fsync": "off",
-            "synchronous_commit": "off",
-            "full_page_writes": "off",
-        }
-        with (self.data / "postgresql.conf").open("a") as conf:
-            conf.writelines(f"{key} = {value}\n" for key, value in settings.items())
-        log = str(self.root / "server.log")
-        self._run("pg_ctl", "-D", str(self.data), "-l", log, "-w", "-t", "60", "-s", "start")
-
-    def stop(self) -> None:
-        try:
-            self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-s", "stop")
-        finally:
-            shutil.rmtree(self.root, ignore_errors=True)
-
-
-def _admin_engine(url: sa.URL) -> sa.Engine:
-    """An autocommit engine (CREATE / DROP DATABASE cannot run in a transaction)."""
-    if url.drivername == "postgresql":
-        url = url.set(drivername="postgresql+psycopg")
-    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT", pool_size=1)
-    try:
-        with engine.connect() as conn:
-            conn.exec_driver_sql("SELECT 1")
-    except BaseException:
-        engine.dispose()
-        raise
-    return engine
 
 
 def _server() -> Iterator[sa.Engine | str]:
@@ -123,10 +38,10 @@ def _server() -> Iterator[sa.Engine | str]:
         if named:
             url = sa.make_url(named)
         else:
-            cluster = _Cluster()
+            cluster = Cluster(durable=False)
             cluster.start()
-            url = cluster.url
-        engine = _admin_engine(url)
+            url = cluster.sa_url
+        engine = admin_engine(url)
     except Exception as exc:
         where = f"${SERVER_ENV}" if os.environ.get(SERVER_ENV) else "a throwaway cluster"
         if cluster is not None:
