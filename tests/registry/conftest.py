@@ -103,9 +103,10 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 @pytest.fixture
 def reopen(store_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Store]]:
     """``open_store(url, **kwargs)`` with ``url`` defaulting to the test's store
-    (``url=None``: from the environment). Every engine it creates is disposed of after
-    the test, also one a refused open leaves behind: an unclosed psycopg connection
-    collected later warns (ResourceWarning), which fails whichever test is running."""
+    (``url=None``: from the environment). Every engine opened during the test, also by
+    CLI commands run in-process, is disposed of afterwards: an unclosed psycopg
+    connection collected later warns (ResourceWarning), which fails whichever test is
+    running."""
     engines: list[sa.Engine] = []
     make_engine = store_module._engine
 

@@ -224,3 +224,40 @@ def test_scan_registry_stores_the_result_against_the_version(
     measured = stored.scan_result().target.sha256
     assert measured == get_version(store, "cancer@1").artifact_sha256
     assert cli("registry", "promote", "cancer@1") == 0
+
+
+def test_an_anchor_catches_a_rewritten_chain(cli, store: Store, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    from redline.registry import next_event
+
+    for i in range(3):
+        (tmp_path / f"w{i}").write_bytes(b"%d" % i)
+        assert (
+            cli("registry", "add", "fraud", "--weights", str(tmp_path / f"w{i}"), "--no-check-load")
+            == 0
+        )
+    capsys.readouterr()
+    assert cli("audit", "head") == 0
+    anchor = capsys.readouterr().out.strip()
+    assert anchor.startswith("3:") and cli("audit", "verify", "--anchor", anchor) == 0
+    # An attacker with write access rewrites event 2 and re-hashes everything after it.
+    events = store.events()
+    forged, previous = [], events[0]
+    for e in events[1:]:
+        actor = "mallory" if e.seq == 2 else e.actor
+        previous = next_event(
+            previous, at=e.at, actor=actor, action=e.action, subject=e.subject, details=e.details
+        )
+        forged.append(previous)
+    with store.engine.begin() as conn:
+        for e in forged:
+            conn.execute(
+                sa.update(audit_events)
+                .where(audit_events.c.seq == e.seq)
+                .values(actor=e.actor, prev_hash=e.prev_hash, hash=e.hash)
+            )
+        conn.exec_driver_sql(f"UPDATE chain_head SET hash = '{forged[-1].hash}'")
+    assert cli("audit", "verify") == 0  # self-consistent: the chain alone cannot tell
+    capsys.readouterr()
+    assert cli("audit", "verify", "--anchor", anchor) == 1
+    assert "audit event #3: does not match the anchor" in capsys.readouterr().err
+    assert cli("audit", "verify", "--anchor", "3:xyz") == 2

@@ -15,14 +15,54 @@ app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
 
 
 @app.command("verify")
-def verify(store: StoreUrl = None) -> int:
+def verify(
+    anchor: Annotated[
+        str | None,
+        typer.Option(
+            help="SEQ:HASH printed earlier by 'redline audit head' and kept outside the "
+            "store: the chain must still hold that event (catches a rewritten chain)."
+        ),
+    ] = None,
+    store: StoreUrl = None,
+) -> int:
     """Walk the hash chain; exit 1 naming the first bad event when it was tampered with."""
     from redline.errors import IntegrityError
 
-    found = open_cli_store(store).verify_audit()
+    opened = open_cli_store(store)
+    expected = _anchor(anchor) if anchor is not None else None
+    found = opened.verify_audit()
     if not found.ok:
         raise IntegrityError(f"audit event #{found.bad_seq}: {found.reason}")
+    if expected is not None:
+        events = opened.events()
+        seq, digest = expected
+        if seq > len(events) or events[seq - 1].hash != digest:
+            raise IntegrityError(
+                f"audit event #{seq}: does not match the anchor {digest[:16]}… "
+                "(the chain was rewritten or truncated)"
+            )
     typer.echo(f"OK: {found.events} audit event(s), chain intact", err=True)
+    return 0
+
+
+def _anchor(text: str) -> tuple[int, str]:
+    from redline.errors import InputError
+
+    seq, _, digest = text.partition(":")
+    if not seq.isdigit() or int(seq) < 1 or len(digest) != 64:
+        raise InputError(f"--anchor {text!r}: expected SEQ:HASH as 'redline audit head' prints")
+    return int(seq), digest.lower()
+
+
+@app.command("head")
+def head(store: StoreUrl = None) -> int:
+    """Print the last event as SEQ:HASH. Keep it outside the store (a CI log, a ticket):
+    'audit verify --anchor' then proves the chain was not rewritten wholesale."""
+    events = open_cli_store(store).events()
+    if not events:
+        typer.echo("0:" + "0" * 64)
+        return 0
+    typer.echo(f"{events[-1].seq}:{events[-1].hash}")
     return 0
 
 
