@@ -23,7 +23,10 @@ How it is measured:
   ops/s is the median over rounds (range after it); p50 / p99 pool the calls of every
   round; ratios are medians of per-round ratios.
 
-Run: ``python -m benchmarks.registry [--quick] [--postgres URL]``.
+Then, when MLflow is installed (``--no-mlflow`` skips it), a side-by-side with MLflow's
+model registry on SQLite from one process: ``benchmarks/_registry_mlflow.py``.
+
+Run: ``python -m benchmarks.registry [--quick] [--postgres URL] [--only mlflow]``.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from benchmarks import _registry_mlflow
 from benchmarks._common import cpu_name
 from benchmarks._registry_ops import MODEL, WORKLOADS, Report, Spec, setup
 
@@ -485,19 +489,46 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--postgres", default=None, help=f"server URL (else ${SERVER_ENV})")
     parser.add_argument("--dir", type=Path, default=None, help="where databases live")
     parser.add_argument("--out", type=Path, default=None, help="markdown file to write")
+    parser.add_argument(
+        "--mlflow", action=argparse.BooleanOptionalAction, default=None,
+        help="the side-by-side with MLflow's model registry (default: if installed)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--only", choices=["mlflow"], default=None,
+        help="run only that section (written only with --out)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     args.ops = args.ops or (30 if args.quick else 150)
     args.repeats = args.repeats or (2 if args.quick else 5)
+    mlflow = args.mlflow is not False or args.only == "mlflow"
+    if mlflow and _registry_mlflow.available() is None:
+        print("MLflow is not installed: skipping the MLflow comparison", file=sys.stderr)
+        mlflow = False
+    if args.only == "mlflow" and not mlflow:
+        return
 
     t0 = time.perf_counter()
     scan = judged_scan()
     workdir = Path(tempfile.mkdtemp(prefix="redline-bench-", dir=args.dir))
-    pg, cluster, why = _postgres(args, workdir)
+    if args.only:
+        pg, cluster, why = None, None, "--only mlflow"
+    else:
+        pg, cluster, why = _postgres(args, workdir)
     backends = [_sqlite(workdir)] + ([pg] if pg else [])
-    if why:
+    if why and not args.only:
         print(f"PostgreSQL skipped: {why}", file=sys.stderr)
+    parts: list[str] = []
     try:
-        runs = _measure(args, backends, workdir, scan)
+        if not args.only:
+            runs = _measure(args, backends, workdir, scan)
+            parts += [_method(args), render(runs, [b.name for b in backends], (1, args.procs))]
+        if mlflow:  # at least 5 rounds after the warm-up (DESIGN.md)
+            rounds = max(5, args.repeats)
+            parts.append(
+                _registry_mlflow.section(
+                    workdir, scan, args.ops, rounds, shipped=not args.quick, log=sys.stderr
+                )
+            )
         text = machine(workdir, pg, why)
     finally:
         if cluster is not None:
@@ -507,11 +538,12 @@ def main(argv: list[str] | None = None) -> None:
     body = "\n\n".join([
         f"## Registry benchmark ({mode})",
         text,
-        _method(args),
-        render(runs, [b.name for b in backends], (1, args.procs)),
+        *parts,
         f"Total wall {time.perf_counter() - t0:.0f} s.",
     ])  # fmt: skip
     print(body)
+    if args.only and args.out is None:
+        return
     out = args.out or RESULTS / ("registry-quick.md" if args.quick else "registry.md")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(body + "\n")
