@@ -137,41 +137,44 @@ def register(
     if not Path(artifact).is_file():
         raise InputError(f"{artifact}: no such file")
     blob = store.artifacts.put_file(Path(artifact))
+    record = {
+        "artifact_sha256": blob.sha256,
+        "artifact_size": blob.size,
+        "framework": framework,
+        "entry_point": entry_point,
+        "input_spec": dict(input_spec or {}),
+        "data_manifests": manifests,
+        "training_config": dict(training_config or {}),
+        "note": note,
+        "created_by": actor,
+    }
     with store.transaction() as conn:
-        model_id = _model_id(conn, name, create=True)
-        parent_id = _resolve(conn, parent).id if parent else None
-        number = 1 + int(
-            conn.execute(
-                sa.select(sa.func.coalesce(sa.func.max(versions.c.number), 0)).where(
-                    versions.c.model_id == model_id
-                )
-            ).scalar_one()
-        )
-        values = {
-            "model_id": model_id,
-            "number": number,
-            "artifact_sha256": blob.sha256,
-            "artifact_size": blob.size,
-            "framework": framework,
-            "entry_point": entry_point,
-            "input_spec": dict(input_spec or {}),
-            "parent_id": parent_id,
-            "data_manifests": manifests,
-            "training_config": dict(training_config or {}),
-            "note": note,
-            "created_by": actor,
-            "created_at": now(),
-        }
-        conn.execute(versions.insert().values(values))
-        details = {"artifact_sha256": blob.sha256, "size": blob.size, "note": note}
-        store.audit(
-            conn,
-            actor=actor,
-            action="version.register",
-            subject=f"{name}@{number}",
-            details=details,
-        )
-        return _resolve(conn, f"{name}@{number}")
+        return _insert_version(store, conn, name, parent, record)
+
+
+def _insert_version(
+    store: Store, conn: Connection, name: str, parent: str | None, record: dict[str, Any]
+) -> VersionInfo:
+    """Add the next version of ``name`` under the model's lock, with its audit event."""
+    model_id = _model_id(conn, name, create=True)
+    parent_id = _resolve(conn, parent).id if parent else None
+    latest = sa.select(sa.func.coalesce(sa.func.max(versions.c.number), 0))
+    number = 1 + int(conn.execute(latest.where(versions.c.model_id == model_id)).scalar_one())
+    values = {**record, "model_id": model_id, "number": number, "parent_id": parent_id}
+    conn.execute(versions.insert().values({**values, "created_at": now()}))
+    details = {
+        "artifact_sha256": record["artifact_sha256"],
+        "size": record["artifact_size"],
+        "note": record["note"],
+    }
+    store.audit(
+        conn,
+        actor=record["created_by"],
+        action="version.register",
+        subject=f"{name}@{number}",
+        details=details,
+    )
+    return _resolve(conn, f"{name}@{number}")
 
 
 def _info(row: Mapping[Any, Any]) -> VersionInfo:
