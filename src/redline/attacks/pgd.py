@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functools import partial
-from typing import Literal
+from typing import Literal, Protocol
 
 import torch
 
@@ -16,6 +16,13 @@ from redline.targets import Target
 __all__ = ["PGD"]
 
 PGDLoss = Literal["ce", "dlr"]
+
+
+class CustomLoss(Protocol):
+    """``(logits, y) -> per-sample loss`` to maximise (e.g. TRADES' KL from the clean
+    output)."""
+
+    def __call__(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor: ...
 
 
 class PGD(Attack):
@@ -38,15 +45,15 @@ class PGD(Attack):
         step_size: float | None = None,
         random_start: bool = True,
         restarts: int = 1,
-        loss: PGDLoss = "ce",
+        loss: PGDLoss | CustomLoss = "ce",
         early_stop: bool = True,
         seed: int = 0,
     ) -> None:
         super().__init__(norm=norm, eps=eps, seed=seed)
         if steps < 1 or restarts < 1:
             raise InputError(f"steps and restarts must be >= 1, got {steps}, {restarts}")
-        if loss not in ("ce", "dlr"):
-            raise InputError(f"unknown PGD loss {loss!r}; use 'ce' or 'dlr'")
+        if not callable(loss) and loss not in ("ce", "dlr"):
+            raise InputError(f"unknown PGD loss {loss!r}; use 'ce', 'dlr' or a callable")
         if step_size is not None and not step_size > 0:
             raise InputError(f"step_size must be > 0, got {step_size}")
         self.steps = steps
@@ -81,7 +88,7 @@ class PGD(Attack):
         re-gathered when one of them breaks, so a step costs no indexing otherwise.
         """
         assert self.eps is not None
-        loss = dlr if self.loss == "dlr" else cross_entropy
+        loss = self.loss if callable(self.loss) else dlr if self.loss == "dlr" else cross_entropy
         out, hit = x.clone(), torch.zeros(len(x), dtype=torch.bool, device=x.device)
         xa = x
         if self.random_start:

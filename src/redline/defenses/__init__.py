@@ -1,5 +1,7 @@
-"""Defences that repair a model: backdoor removal with before/after evidence (DER)."""
+"""Defences: adversarial training (PGD-AT, TRADES, FGSM-RS) and backdoor repair with
+before/after evidence (DER)."""
 
+from redline.defenses._adversarial import EpochLog, TrainConfig, TrainResult, adversarial_train
 from redline.defenses._der import (
     RepairResult,
     defense_effectiveness_rating,
@@ -9,7 +11,11 @@ from redline.defenses._der import (
 from redline.defenses._repair import fine_prune, retrain_without
 
 __all__ = [
+    "EpochLog",
     "RepairResult",
+    "TrainConfig",
+    "TrainResult",
+    "adversarial_train",
     "defense_effectiveness_rating",
     "evaluate_repair",
     "fine_prune",

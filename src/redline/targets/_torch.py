@@ -109,6 +109,11 @@ class TorchTarget(Target):
             )
         return out
 
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits with autograd, in the module's current mode (train or eval), through
+        this target's normalisation: what training on input-space batches calls."""
+        return self._forward(x)
+
     @contextmanager
     def session(self) -> Iterator[None]:
         if self._depth:
