@@ -12,6 +12,7 @@ from redline.cli._common import parse_floats
 
 if TYPE_CHECKING:
     from redline.evaluation import ModelInfo
+    from redline.registry import VersionInfo
     from redline.targets import TorchTarget
 
 __all__ = [
@@ -61,6 +62,22 @@ class ModelSpec:
         values = parse_floats(self.bounds, "bounds", count=2)
         assert values is not None
         return values[0], values[1]
+
+    def with_version(self, info: VersionInfo, artifact: Path) -> ModelSpec:
+        """This spec loading a registered version: its verified artifact, its entry
+        point (unless ``--model`` overrides it) and its recorded input contract."""
+        from dataclasses import replace
+
+        spec = info.input_spec
+        bounds, mean, std = spec.get("bounds"), spec.get("mean"), spec.get("std")
+        return replace(
+            self,
+            model=self.model or info.entry_point,
+            weights=artifact,
+            bounds=",".join(map(str, bounds)) if bounds else self.bounds,
+            mean=",".join(map(str, mean)) if mean else self.mean,
+            std=",".join(map(str, std)) if std else self.std,
+        )
 
     def check(self) -> None:
         """Cheap checks of the options, before anything is loaded."""

@@ -117,16 +117,7 @@ def _registered(req: ScanRequest) -> tuple[Store, ModelSpec]:
         raise InputError("--registry scans the registered artifact: drop --weights")
     store = open_cli_store(req.store)
     info, path = load_artifact(store, str(req.registry))
-    spec = info.input_spec
-    bounds = spec.get("bounds")
-    return store, replace(
-        req.model,
-        model=req.model.model or info.entry_point,
-        weights=path,
-        bounds=",".join(map(str, bounds)) if bounds else req.model.bounds,
-        mean=",".join(map(str, spec["mean"])) if spec.get("mean") else req.model.mean,
-        std=",".join(map(str, spec["std"])) if spec.get("std") else req.model.std,
-    )
+    return store, req.model.with_version(info, path)
 
 
 def _record(req: ScanRequest, store: Store, result: ScanResult) -> None:

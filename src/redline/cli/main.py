@@ -15,6 +15,7 @@ from redline.cli import backdoor as backdoor_cmd
 from redline.cli import card as card_cmd
 from redline.cli import data as data_cmd
 from redline.cli import demo as demo_cmd
+from redline.cli import harden as harden_cmd
 from redline.cli import incident as incident_cmd
 from redline.cli import poison as poison_cmd
 from redline.cli import registry as registry_cmd
@@ -37,6 +38,7 @@ app.command("report")(report_cmd.report)
 app.command("attacks")(report_cmd.attacks)
 app.command("poison")(poison_cmd.poison)
 app.command("card")(card_cmd.card)
+app.command("harden")(harden_cmd.harden)
 app.add_typer(backdoor_cmd.app, name="backdoor")
 app.add_typer(data_cmd.app, name="data")
 app.add_typer(registry_cmd.app, name="registry")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -67,6 +68,9 @@ def _preview(names: tuple[str, ...] | list[str], limit: int = 5) -> str:
 
 
 def _load_bundled(spec: str) -> Dataset:
+    recorded = re.fullmatch(r"bundled:(\w+)\[(\w+)\]", spec)  # as a result's data.source names it
+    if recorded:
+        spec = f"bundled:{recorded[1]}:{recorded[2]}"
     parts = spec.split(":")
     if len(parts) not in (2, 3) or parts[1] not in _BUNDLED:
         known = ", ".join(f"bundled:{name}" for name in _BUNDLED)

@@ -1,0 +1,213 @@
+"""What ``redline harden`` does once parsed (imported lazily: heavy). Everything that can
+be checked is checked before training starts; nothing is registered on failure."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+import typer
+
+from redline._atomic import atomic_writer
+from redline.cli._options import ModelSpec
+from redline.cli._store_opts import actor_name, open_cli_store, out_file
+from redline.datasets import Dataset, load_data, manifest
+from redline.defenses import EpochLog, TrainConfig, TrainResult, adversarial_train
+from redline.errors import InputError
+from redline.evaluation import parse_threat
+from redline.registry import Store, VersionInfo, latest_scan, load_artifact, register
+
+__all__ = ["HardenRequest", "run_harden"]
+
+
+@dataclass(frozen=True)
+class HardenRequest:
+    """Every option of ``redline harden``."""
+
+    data: str
+    threat: str
+    out: Path
+    model: ModelSpec
+    config: TrainConfig
+    batch_size: int
+    label_column: str
+    checkpoint: Path | None
+    resume: bool
+    registry: str | None
+    scan_data: str | None
+    suite: str
+    policy: Path | None
+    report: Path
+    store: str | None
+    actor: str | None
+
+
+@dataclass(frozen=True)
+class _Parent:
+    store: Store
+    version: VersionInfo
+    scan_data: str
+
+
+def _config(req: HardenRequest) -> TrainConfig:
+    threat = parse_threat(req.threat)
+    if len(threat.eps) != 1:
+        raise InputError(f"--threat {req.threat!r}: training takes one eps")
+    config = replace(req.config, norm=threat.norm, eps=float(threat.eps[0]))
+    config.check()
+    if req.batch_size < 1:
+        raise InputError(f"--batch-size must be >= 1, got {req.batch_size}")
+    if req.resume and req.checkpoint is None:
+        raise InputError("--resume needs --checkpoint")
+    return config
+
+
+def _parent(req: HardenRequest) -> _Parent | None:
+    """The registered version to harden, and the data its new version is scanned on."""
+    if req.registry is None:
+        if req.scan_data is not None or req.policy is not None:
+            raise InputError("--scan-data and --policy are for --registry runs")
+        return None
+    from redline.evaluation import get_suite
+    from redline.policy import load_policy
+    from redline.reports._bundle import check_output_dir
+
+    actor_name(req.actor)
+    if req.model.weights is not None:
+        raise InputError("--registry trains from the registered artifact: drop --weights")
+    get_suite(req.suite)
+    check_output_dir(req.report)
+    if req.policy is not None:
+        load_policy(req.policy)
+    store = open_cli_store(req.store)
+    version = load_artifact(store, req.registry)[0]
+    scan_data = req.scan_data or _parent_scan_data(store, version)
+    bounds = version.input_spec.get("bounds") or (0.0, 1.0)
+    load_data(scan_data, label_column=req.label_column, bounds=(bounds[0], bounds[1]))
+    return _Parent(store, version, scan_data)
+
+
+def _parent_scan_data(store: Store, version: VersionInfo) -> str:
+    scan = latest_scan(store, version.ref)
+    if scan is None:
+        raise InputError(f"{version.ref} was never scanned: give --scan-data")
+    return str(scan.result["data"]["source"])
+
+
+def _split(data: Dataset, seed: int) -> tuple[Dataset, tuple[torch.Tensor, torch.Tensor]]:
+    """Hold out a guard batch (10%, at most 256) for the per-epoch PGD check."""
+    n_guard = min(256, max(1, len(data.y) // 10))
+    if len(data.y) - n_guard < 1:
+        raise InputError(f"{data.source}: too few samples to train on ({len(data.y)})")
+    order = torch.randperm(len(data.y), generator=torch.Generator().manual_seed(seed))
+    keep, held = order[n_guard:].numpy(), order[:n_guard].numpy()
+    guard = (torch.as_tensor(data.x[held]), torch.as_tensor(data.y[held]).long())
+    return Dataset(data.x[keep], data.y[keep], data.source), guard
+
+
+def _loader(train: Dataset, batch: int, seed: int) -> Any:
+    x, y = torch.as_tensor(train.x), torch.as_tensor(train.y).long()
+
+    def batches(epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        order = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed + epoch))
+        for start in range(0, len(y), batch):
+            idx = order[start : start + batch]
+            yield x[idx], y[idx]
+
+    return batches
+
+
+def _show(log: EpochLog) -> None:
+    guard = "" if log.guard_pgd_accuracy is None else f", guard PGD {log.guard_pgd_accuracy:.1%}"
+    typer.echo(
+        f"epoch {log.epoch + 1} [{log.method}]: loss {log.loss:.3f}, clean {log.clean_accuracy:.1%}"
+        f", adversarial {log.adversarial_accuracy:.1%}{guard} ({log.seconds:.1f} s)",
+        err=True,
+    )
+
+
+def _train(req: HardenRequest, spec: ModelSpec, config: TrainConfig) -> tuple[TrainResult, Dataset]:
+    spec.check()
+    target, _ = spec.load()
+    data = load_data(req.data, label_column=req.label_column, bounds=target.bounds)
+    train, guard = _split(data, config.seed)
+    with target.session():
+        target.logits(torch.as_tensor(train.x[:2]))  # a shape mismatch fails here, not later
+    result = adversarial_train(
+        target.module,
+        _loader(train, req.batch_size, config.seed),
+        config=config,
+        bounds=target.bounds,
+        mean=target.mean,
+        std=target.std,
+        guard=guard,
+        checkpoint=req.checkpoint,
+        resume=req.resume,
+        callback=_show,
+    )
+    with atomic_writer(req.out) as handle:
+        torch.save(target.module.state_dict(), handle)
+    return result, data
+
+
+def run_harden(req: HardenRequest) -> int:
+    """Validate, train, write the weights; with ``--registry`` register and scan them."""
+    config = _config(req)
+    out_file(req.out)
+    parent = _parent(req)
+    spec = req.model
+    if parent is not None:
+        spec = spec.with_version(parent.version, load_artifact(parent.store, parent.version.ref)[1])
+    result, data = _train(req, spec, config)
+    stop = f" (stopped: {result.stopped})" if result.stopped else ""
+    typer.echo(
+        f"{len(result.history)} epoch(s) in {result.seconds:.1f} s{stop}; wrote {req.out}", err=True
+    )
+    if parent is None:
+        return 0
+    return _register_and_scan(req, parent, spec, result, data)
+
+
+def _register_and_scan(
+    req: HardenRequest, parent: _Parent, spec: ModelSpec, result: TrainResult, data: Dataset
+) -> int:
+    from redline.cli._common import print_summary
+    from redline.cli._run import ScanRequest, run_scan
+
+    training = {
+        **asdict(result.config),
+        "epochs_run": len(result.history),
+        "seconds": round(result.seconds, 3),
+        "stopped": result.stopped,
+        "overfit_epochs": result.overfit_epochs,
+        "data": data.source,
+        "data_sha256": manifest(data).dataset_hash,
+        "final": asdict(result.history[-1]) if result.history else None,
+    }
+    new = register(
+        parent.store,
+        parent.version.model,
+        req.out,
+        actor=actor_name(req.actor),
+        framework="torch/state_dict",
+        entry_point=spec.model,
+        input_spec=parent.version.input_spec,
+        parent=parent.version.ref,
+        training_config=training,
+        note=f"hardened from {parent.version.ref} with {result.config.method}",
+    )
+    typer.echo(new.ref)
+    typer.echo(f"registered {new.ref} (parent {parent.version.ref}); scanning it", err=True)
+    scan = ScanRequest(
+        data=parent.scan_data, threat=req.threat, model=replace(spec, weights=None),
+        suite=req.suite, out=req.report, policy=req.policy, eot=1, label_column=req.label_column,
+        group_column=None, limit=None, batch_size=128, seed=result.config.seed, minimal=True,
+        checks=True, check_samples=100, progress=False, registry=new.ref, store=req.store,
+        actor=req.actor,
+    )  # fmt: skip
+    scanned = run_scan(scan)
+    print_summary(scanned, str(req.report))
+    return 1 if scanned.policy is not None and not scanned.policy.passed else 0
