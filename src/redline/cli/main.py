@@ -12,6 +12,7 @@ from typer.exceptions import Abort, TyperException
 from redline._version import __version__
 from redline.cli import audit as audit_cmd
 from redline.cli import backdoor as backdoor_cmd
+from redline.cli import calibrate as calibrate_cmd
 from redline.cli import card as card_cmd
 from redline.cli import data as data_cmd
 from redline.cli import demo as demo_cmd
@@ -39,6 +40,7 @@ app.command("attacks")(report_cmd.attacks)
 app.command("poison")(poison_cmd.poison)
 app.command("card")(card_cmd.card)
 app.command("harden")(harden_cmd.harden)
+app.command("calibrate")(calibrate_cmd.calibrate)
 app.add_typer(backdoor_cmd.app, name="backdoor")
 app.add_typer(data_cmd.app, name="data")
 app.add_typer(registry_cmd.app, name="registry")

@@ -109,6 +109,10 @@ class TorchTarget(Target):
             )
         return out
 
+    def normalize(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` as the module sees it (mean subtracted, divided by std, when given)."""
+        return self._normalize(x)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits with autograd, in the module's current mode (train or eval), through
         this target's normalisation: what training on input-space batches calls."""
