@@ -2,6 +2,7 @@
 
 from redline.targets._base import LossFn, Target
 from redline.targets._callable import CallableTarget
+from redline.targets._ensemble import Combine, Ensemble, ensemble_target
 from redline.targets._loading import LoadedModel, load_model
 from redline.targets._normalized import InputSpace, in_input_space
 from redline.targets._predict import predict_labels
@@ -10,12 +11,15 @@ from redline.targets._usage import Usage
 
 __all__ = [
     "CallableTarget",
+    "Combine",
+    "Ensemble",
     "InputSpace",
     "LoadedModel",
     "LossFn",
     "Target",
     "TorchTarget",
     "Usage",
+    "ensemble_target",
     "in_input_space",
     "load_model",
     "predict_labels",
