@@ -14,6 +14,7 @@ from redline.cli import audit as audit_cmd
 from redline.cli import backdoor as backdoor_cmd
 from redline.cli import calibrate as calibrate_cmd
 from redline.cli import card as card_cmd
+from redline.cli import certify as certify_cmd
 from redline.cli import data as data_cmd
 from redline.cli import demo as demo_cmd
 from redline.cli import harden as harden_cmd
@@ -41,6 +42,7 @@ app.command("poison")(poison_cmd.poison)
 app.command("card")(card_cmd.card)
 app.command("harden")(harden_cmd.harden)
 app.command("calibrate")(calibrate_cmd.calibrate)
+app.command("certify")(certify_cmd.certify)
 app.add_typer(backdoor_cmd.app, name="backdoor")
 app.add_typer(data_cmd.app, name="data")
 app.add_typer(registry_cmd.app, name="registry")

@@ -16,21 +16,29 @@ from redline.defenses._der import (
     predict_labels,
 )
 from redline.defenses._repair import fine_prune, retrain_without
+from redline.defenses._smoothing import SmoothedClassifier
+from redline.defenses._smoothing_result import CertifyResult, certify_dataset
+from redline.defenses._smoothing_train import NoiseEpochLog, gaussian_augment_train
 
 __all__ = [
     "CalibrationMetrics",
     "CalibrationResult",
+    "CertifyResult",
     "EpochLog",
+    "NoiseEpochLog",
     "RepairResult",
+    "SmoothedClassifier",
     "TemperatureScaled",
     "TrainConfig",
     "TrainResult",
     "adversarial_train",
     "calibrate",
+    "certify_dataset",
     "defense_effectiveness_rating",
     "evaluate_repair",
     "fine_prune",
     "fit_temperature",
+    "gaussian_augment_train",
     "predict_labels",
     "retrain_without",
 ]
