@@ -36,7 +36,7 @@ app = typer.Typer(
 )
 app.command("scan")(scan_cmd.scan)
 app.command("demo")(demo_cmd.demo)
-app.command("report")(report_cmd.report)
+app.add_typer(report_cmd.app, name="report")
 app.command("attacks")(report_cmd.attacks)
 app.command("poison")(poison_cmd.poison)
 app.command("card")(card_cmd.card)
