@@ -171,3 +171,9 @@ def test_the_trades_loss_refuses_a_compacted_batch() -> None:
     assert torch.allclose(loss(torch.zeros(4, 3), torch.zeros(4)), torch.zeros(4))
     with pytest.raises(RuntimeError, match="lost track"):
         loss(torch.zeros(3, 3), torch.zeros(3))
+
+
+def test_mixed_precision_needs_cuda() -> None:
+    cfg = TrainConfig(method="pgd-at", norm="linf", eps=EPS, epochs=1, amp=True)
+    with pytest.raises(InputError, match="mixed precision needs a CUDA device"):
+        adversarial_train(digits_cnn(), [], config=cfg)

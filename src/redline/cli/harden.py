@@ -37,6 +37,9 @@ def harden(
         Path | None, typer.Option(help="Save every epoch here (atomically).")
     ] = None,
     resume: Annotated[bool, typer.Option(help="Continue from --checkpoint.")] = False,
+    amp: Annotated[
+        bool, typer.Option(help="Mixed precision for the training passes (CUDA only).")
+    ] = False,
     on_overfit: Annotated[
         str, typer.Option(help="FGSM-RS collapse: 'fallback' to PGD-AT or 'stop'.")
     ] = "fallback",
@@ -79,6 +82,7 @@ def harden(
             steps=steps,
             seed=seed,
             on_overfit=on_overfit,
+            amp=amp,
         ),
         batch_size=batch_size,
         label_column=label_column,

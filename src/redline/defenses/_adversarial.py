@@ -49,6 +49,9 @@ class TrainConfig:
     seed: int = 0
     guard_drop: float = 0.2
     on_overfit: str = "fallback"
+    amp: bool = False
+    """Mixed precision (float16 autocast + gradient scaling) for the training forward and
+    backward; CUDA only. The training examples are always crafted in float32."""
 
     def check(self) -> None:
         """Every range and choice, as one-line input errors."""
@@ -99,6 +102,25 @@ class TrainResult:
 
 
 @dataclass
+class _Optim:
+    """The optimizer, and the gradient scaler when mixed precision is on."""
+
+    opt: torch.optim.Optimizer
+    scaler: torch.amp.GradScaler | None = None
+
+    def step(self, loss: torch.Tensor) -> None:
+        """Backward and update (scaled under mixed precision)."""
+        self.opt.zero_grad(set_to_none=True)
+        if self.scaler is None:
+            torch.autograd.backward(loss)
+            self.opt.step()
+            return
+        torch.autograd.backward(self.scaler.scale(loss))
+        self.scaler.step(self.opt)
+        self.scaler.update()
+
+
+@dataclass
 class _State:
     method: Method
     history: list[EpochLog]
@@ -120,7 +142,7 @@ def _guard_accuracy(
 
 def _step(
     target: TorchTarget,
-    optimizer: torch.optim.Optimizer,
+    optimizer: _Optim,
     batch: tuple[torch.Tensor, torch.Tensor],
     method: Method,
     cfg: TrainConfig,
@@ -136,24 +158,23 @@ def _step(
     attack = inner_attack(method, cfg.norm, cfg.eps, cfg.steps, seed, clean)  # type: ignore[arg-type]
     x_adv = attack(target, x, y, assume_correct=True).x_adv
     target.module.train()
-    adv_logits = target.forward(x_adv)
-    if method == "trades":
-        clean_logits = target.forward(x)
-        loss = trades_loss(clean_logits, adv_logits, y, cfg.beta)
-    else:
-        with torch.no_grad():
+    with torch.autocast(target.device.type, dtype=torch.float16, enabled=cfg.amp):
+        adv_logits = target.forward(x_adv)
+        if method == "trades":
             clean_logits = target.forward(x)
-        loss = F.cross_entropy(adv_logits, y)
-    optimizer.zero_grad(set_to_none=True)
-    torch.autograd.backward(loss)
-    optimizer.step()
+            loss = trades_loss(clean_logits.float(), adv_logits.float(), y, cfg.beta)
+        else:
+            with torch.no_grad():
+                clean_logits = target.forward(x)
+            loss = F.cross_entropy(adv_logits.float(), y)
+    optimizer.step(loss)
     hits = (clean_logits.argmax(1) == y).sum(), (adv_logits.argmax(1) == y).sum()
     return float(loss.detach()) * len(y), int(hits[0]), int(hits[1])
 
 
 def _epoch(
     target: TorchTarget,
-    optimizer: torch.optim.Optimizer,
+    optimizer: _Optim,
     loader: Batches,
     state: _State,
     cfg: TrainConfig,
@@ -217,6 +238,9 @@ def adversarial_train(
     config.check()
     target = TorchTarget(module, bounds=bounds, mean=mean, std=std)
     optimizer = optimizer or torch.optim.Adam(module.parameters(), lr=config.lr)
+    if config.amp and target.device.type != "cuda":
+        raise InputError(f"mixed precision needs a CUDA device; the model is on {target.device}")
+    optim = _Optim(optimizer, torch.amp.GradScaler("cuda") if config.amp else None)
     state = _State(config.method, [])
     if resume:
         if checkpoint is None or not Path(checkpoint).is_file():
@@ -226,7 +250,7 @@ def adversarial_train(
             module.eval()
             return TrainResult(config, state.history, state.stopped, state.overfit)
     for epoch in range(len(state.history), config.epochs):
-        log = _run_epoch(target, optimizer, loader, state, config, epoch, guard)
+        log = _run_epoch(target, optim, loader, state, config, epoch, guard)
         state.history.append(log)
         if checkpoint is not None:
             save_checkpoint(Path(checkpoint), module, optimizer, _snapshot(state, config))
@@ -239,7 +263,7 @@ def adversarial_train(
 
 def _run_epoch(
     target: TorchTarget,
-    optimizer: torch.optim.Optimizer,
+    optimizer: _Optim,
     loader: Loader,
     state: _State,
     cfg: TrainConfig,
