@@ -56,9 +56,14 @@ def _model(weights: Path) -> list[str]:
 def test_certify_prints_the_guarantee_and_writes_the_library_result(
     cli: Run, weights: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    out = tmp_path / "cert.json"
-    assert cli(["certify", *_model(weights), *DATA, *FAST, "--out", str(out)]) == 0
+    out, page = tmp_path / "cert.json", tmp_path / "cert.html"
+    assert (
+        cli(["certify", *_model(weights), *DATA, *FAST, "--out", str(out), "--report", str(page)])
+        == 0
+    )
     err = capsys.readouterr().err
+    html = page.read_text()
+    assert GUARANTEE in html and "not an empirical robust accuracy" in html and "<svg" in html
     assert GUARANTEE in err and "L2 radius" in err and "certified accuracy" in err
     assert "not an empirical robust accuracy" in err and "abstained" in err
     saved = json.loads(out.read_text())

@@ -39,6 +39,7 @@ class CertifyRequest:
     seed: int
     label_column: str
     out: Path | None
+    report: Path | None = None
 
 
 def _check(req: CertifyRequest) -> None:
@@ -48,8 +49,9 @@ def _check(req: CertifyRequest) -> None:
         raise InputError(f"--batch-size must be >= 1, got {req.batch_size}")
     if req.limit is not None and req.limit < 1:
         raise InputError(f"--limit must be >= 1, got {req.limit}")
-    if req.out is not None:
-        out_file(req.out)
+    for path in (req.out, req.report):
+        if path is not None:
+            out_file(path)
     req.model.check()
 
 
@@ -76,6 +78,11 @@ def run_certify(req: CertifyRequest) -> tuple[CertifyResult, str]:
         payload = _payload(result, info, data, target.bounds)
         with atomic_writer(req.out) as handle:
             handle.write(json.dumps(payload, indent=2).encode())
+    if req.report is not None:
+        from redline.reports._certify import certify_html
+
+        with atomic_writer(req.report) as handle:
+            handle.write(certify_html(result, data.source).encode("utf-8"))
     return result, data.source
 
 

@@ -37,6 +37,9 @@ def certify(
     out: Annotated[
         Path | None, typer.Option(help="Write the certificates as JSON here (atomically).")
     ] = None,
+    report: Annotated[
+        Path | None, typer.Option(help="HTML page with the certified-accuracy curve.")
+    ] = None,
 ) -> int:
     """Certify a model's L2 robustness by randomized smoothing: certified accuracy against
     the radius, a guarantee with probability 1-alpha per sample."""
@@ -55,6 +58,7 @@ def certify(
         seed=seed,
         label_column=label_column,
         out=out,
+        report=report,
     )
     result, source = run_certify(request)
     print_certificates(result, source, out)
