@@ -153,17 +153,20 @@ def test_the_guard_restores_the_best_weights_on_a_collapse(
 ) -> None:
     module = nn.Linear(2, 2)
     target = TorchTarget(module)
-    cfg = TrainConfig(method="fgsm-rs", norm="linf", eps=0.1, epochs=3, on_overfit=policy)
+    cfg = TrainConfig(method="fgsm-rs", norm="linf", eps=0.1, epochs=10, on_overfit=policy)
     state = _State("fgsm-rs", [])
-    _check_overfit(target, state, (0.6, 0.6), 0, cfg)
+    _check_overfit(target, state, (0.9, 0.9), 0, cfg)  # warm-up: not even the best is kept
+    _check_overfit(target, state, (0.1, 0.9), 1, cfg)
+    assert state.best_guard is None and state.overfit == []
+    _check_overfit(target, state, (0.6, 0.6), 2, cfg)
     best = {k: v.clone() for k, v in module.state_dict().items()}
     with torch.no_grad():
         module.weight.add_(1.0)
-    _check_overfit(target, state, (0.5, 0.9), 1, cfg)  # a small dip is not a collapse
-    _check_overfit(target, state, (0.1, 0.2), 1, cfg)  # both fall: noise, not overfitting
+    _check_overfit(target, state, (0.5, 0.9), 3, cfg)  # a small dip is not a collapse
+    _check_overfit(target, state, (0.1, 0.2), 4, cfg)  # both fall: noise, not overfitting
     assert state.method == "fgsm-rs" and state.overfit == []
-    _check_overfit(target, state, (0.1, 0.8), 2, cfg)  # PGD collapses, FGSM stays easy
-    assert state.overfit == [2] and state.method == method and bool(state.stopped) is stopped
+    _check_overfit(target, state, (0.1, 0.8), 5, cfg)  # PGD collapses, FGSM stays easy
+    assert state.overfit == [5] and state.method == method and bool(state.stopped) is stopped
     assert all(torch.equal(module.state_dict()[k], v) for k, v in best.items())
 
 

@@ -197,8 +197,11 @@ def _check_overfit(
     or fall back to PGD-AT. ``accs`` is (PGD accuracy on the guard batch, accuracy on the
     epoch's FGSM training examples): catastrophic overfitting is PGD accuracy falling
     more than ``guard_drop`` below its best while the FGSM examples stay that much
-    easier. A dip in both is ordinary noise early in training, not a collapse."""
+    easier. A dip in both is ordinary noise, not a collapse; and the guard arms only
+    after the first fifth of the epochs, while an untrained model's accuracy swings."""
     acc, fgsm = accs
+    if epoch < max(1, cfg.epochs // 5):  # warm-up: an untrained model's PGD accuracy swings
+        return
     if state.best_guard is None or acc >= state.best_guard:
         state.best_guard = acc
         state.best_weights = copy.deepcopy(target.module.state_dict())
