@@ -135,17 +135,10 @@ def load(dataset: str) -> Data:
 def loader(
     x: Array, y: Labels, batch: int, seed: int
 ) -> Callable[[int], Iterator[tuple[torch.Tensor, torch.Tensor]]]:
-    """``epoch -> batches``: a permutation seeded by (seed, epoch), batches of ``batch``."""
-    xt, yt = torch.as_tensor(x), torch.as_tensor(y)
+    """``epoch -> batches``: redline's own seeded loader (a permutation per (seed, epoch))."""
+    from redline.defenses import epoch_batches
 
-    def batches(epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        gen = torch.Generator().manual_seed(seed * 100_003 + epoch)
-        order = torch.randperm(len(xt), generator=gen)
-        for start in range(0, len(xt), batch):
-            idx = order[start : start + batch]
-            yield xt[idx], yt[idx]
-
-    return batches
+    return epoch_batches(x, y, batch, seed)
 
 
 class Quantised(nn.Module):

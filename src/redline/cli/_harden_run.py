@@ -3,10 +3,8 @@ be checked is checked before training starts; nothing is registered on failure."
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
 
 import torch
 import typer
@@ -15,7 +13,7 @@ from redline._atomic import atomic_writer
 from redline.cli._options import ModelSpec
 from redline.cli._store_opts import actor_name, open_cli_store, out_file
 from redline.datasets import Dataset, load_data, manifest
-from redline.defenses import EpochLog, TrainConfig, TrainResult, adversarial_train
+from redline.defenses import EpochLog, TrainConfig, TrainResult, adversarial_train, epoch_batches
 from redline.errors import InputError
 from redline.evaluation import parse_threat
 from redline.registry import Store, VersionInfo, latest_scan, load_artifact, register
@@ -108,18 +106,6 @@ def _split(data: Dataset, seed: int) -> tuple[Dataset, tuple[torch.Tensor, torch
     return Dataset(data.x[keep], data.y[keep], data.source), guard
 
 
-def _loader(train: Dataset, batch: int, seed: int) -> Any:
-    x, y = torch.as_tensor(train.x), torch.as_tensor(train.y).long()
-
-    def batches(epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        order = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed + epoch))
-        for start in range(0, len(y), batch):
-            idx = order[start : start + batch]
-            yield x[idx], y[idx]
-
-    return batches
-
-
 def _show(log: EpochLog) -> None:
     guard = "" if log.guard_pgd_accuracy is None else f", guard PGD {log.guard_pgd_accuracy:.1%}"
     typer.echo(
@@ -138,7 +124,7 @@ def _train(req: HardenRequest, spec: ModelSpec, config: TrainConfig) -> tuple[Tr
         target.logits(torch.as_tensor(train.x[:2]))  # a shape mismatch fails here, not later
     result = adversarial_train(
         target.module,
-        _loader(train, req.batch_size, config.seed),
+        epoch_batches(train.x, train.y, req.batch_size, config.seed),
         config=config,
         bounds=target.bounds,
         mean=target.mean,

@@ -3,7 +3,7 @@ open -> acknowledged -> mitigated -> resolved, with notes and links."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -75,56 +75,30 @@ def _move(
     return 0
 
 
-@app.command("ack")
-def ack(
-    incident: Id,
-    note: Note = None,
-    version: Versions = None,
-    scan: Scans = None,
-    store: StoreUrl = None,
-    actor: Actor = None,
-) -> int:
-    """Acknowledge an open incident (someone is on it)."""
-    return _move("acknowledge", incident, note, (version or [], scan or []), store, actor)
+def _transition_command(move: str, doc: str) -> Any:
+    """One state-machine command (``ack``, ``mitigate``...): same options, one move."""
+
+    def command(
+        incident: Id,
+        note: Note = None,
+        version: Versions = None,
+        scan: Scans = None,
+        store: StoreUrl = None,
+        actor: Actor = None,
+    ) -> int:
+        return _move(move, incident, note, (version or [], scan or []), store, actor)
+
+    command.__doc__ = doc
+    return command
 
 
-@app.command("mitigate")
-def mitigate(
-    incident: Id,
-    note: Note = None,
-    version: Versions = None,
-    scan: Scans = None,
-    store: StoreUrl = None,
-    actor: Actor = None,
-) -> int:
-    """Mark an acknowledged incident mitigated (the harm is contained)."""
-    return _move("mitigate", incident, note, (version or [], scan or []), store, actor)
-
-
-@app.command("resolve")
-def resolve(
-    incident: Id,
-    note: Note = None,
-    version: Versions = None,
-    scan: Scans = None,
-    store: StoreUrl = None,
-    actor: Actor = None,
-) -> int:
-    """Resolve an acknowledged or mitigated incident."""
-    return _move("resolve", incident, note, (version or [], scan or []), store, actor)
-
-
-@app.command("reopen")
-def reopen(
-    incident: Id,
-    note: Note = None,
-    version: Versions = None,
-    scan: Scans = None,
-    store: StoreUrl = None,
-    actor: Actor = None,
-) -> int:
-    """Reopen a resolved incident."""
-    return _move("reopen", incident, note, (version or [], scan or []), store, actor)
+for _name, _action, _doc in (
+    ("ack", "acknowledge", "Acknowledge an open incident (someone is on it)."),
+    ("mitigate", "mitigate", "Mark an acknowledged incident mitigated (the harm is contained)."),
+    ("resolve", "resolve", "Resolve an acknowledged or mitigated incident."),
+    ("reopen", "reopen", "Reopen a resolved incident."),
+):
+    app.command(_name)(_transition_command(_action, _doc))
 
 
 @app.command("note")

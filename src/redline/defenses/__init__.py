@@ -1,7 +1,13 @@
 """Defences: adversarial training (PGD-AT, TRADES, FGSM-RS) and backdoor repair with
 before/after evidence (DER)."""
 
-from redline.defenses._adversarial import EpochLog, TrainConfig, TrainResult, adversarial_train
+from redline.defenses._adversarial import (
+    EpochLog,
+    TrainConfig,
+    TrainResult,
+    adversarial_train,
+    epoch_batches,
+)
 from redline.defenses._calibration import (
     CalibrationMetrics,
     CalibrationResult,
@@ -35,6 +41,7 @@ __all__ = [
     "calibrate",
     "certify_dataset",
     "defense_effectiveness_rating",
+    "epoch_batches",
     "evaluate_repair",
     "fine_prune",
     "fit_temperature",

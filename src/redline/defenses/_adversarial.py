@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,11 +27,28 @@ from redline.defenses._adv_losses import METHODS, Method, inner_attack, trades_l
 from redline.errors import InputError
 from redline.targets import TorchTarget
 
-__all__ = ["EpochLog", "TrainConfig", "TrainResult", "adversarial_train"]
+__all__ = ["EpochLog", "TrainConfig", "TrainResult", "adversarial_train", "epoch_batches"]
 
 Batches = Iterable[tuple[torch.Tensor, torch.Tensor]]
 Loader = Batches | Callable[[int], Batches]
 """Batches, or ``epoch -> batches`` (an order fixed by the epoch makes resume exact)."""
+
+
+def epoch_batches(
+    x: Any, y: Any, batch_size: int, seed: int
+) -> Callable[[int], Iterator[tuple[torch.Tensor, torch.Tensor]]]:
+    """``epoch -> batches`` over ``(x, y)``: a permutation seeded by (seed, epoch), so a
+    resumed run sees the same order as an uninterrupted one."""
+    xt, yt = torch.as_tensor(x), torch.as_tensor(y).long()
+
+    def batches(epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        gen = torch.Generator().manual_seed(seed * 100_003 + epoch)
+        order = torch.randperm(len(yt), generator=gen)
+        for start in range(0, len(yt), batch_size):
+            idx = order[start : start + batch_size]
+            yield xt[idx], yt[idx]
+
+    return batches
 
 
 @dataclass(frozen=True)

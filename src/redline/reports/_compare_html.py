@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import Environment
 from markupsafe import Markup
 from matplotlib.ticker import PercentFormatter
 
@@ -24,11 +23,11 @@ from redline.reports._format import (
     norm_label,
     status_counts,
 )
+from redline.reports._html import jinja_environment
 from redline.reports._svg import COLORS, figure, plain
 
 __all__ = ["compare_chart", "compare_html"]
 
-_TEMPLATES = Path(__file__).parent / "templates"
 _SERIES = (("#7b8794", (0, (4, 2)), "s"), (COLORS["accent"], "-", "o"))
 """Colour, line style and marker of A (grey, dashed) and B (the accent)."""
 
@@ -46,18 +45,10 @@ class CompareTile:
 
 @cache
 def _environment() -> Environment:
-    env = Environment(
-        loader=FileSystemLoader(_TEMPLATES),
-        autoescape=True,
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters.update(
+    return jinja_environment(
         pct=fmt_pct, eps=fmt_eps, num=fmt_num, value=fmt_value, when=fmt_when,
         side=fmt_side, delta=fmt_delta, cipair=fmt_ci_pair, kind=fmt_kind,
     )  # fmt: skip
-    return env
 
 
 def _series(r: ScanResult) -> tuple[list[float], list[float], list[list[float]]]:

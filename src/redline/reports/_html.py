@@ -53,9 +53,9 @@ class GroupRow:
     robust: list[Accuracy | None]
 
 
-@cache
-def _environment() -> Environment:
-    """The Jinja2 environment: autoescaped, strict about undefined names, report filters."""
+def jinja_environment(**filters: Any) -> Environment:
+    """A Jinja2 environment over redline's templates: autoescaped, strict about
+    undefined names, with ``filters``."""
     env = Environment(
         loader=FileSystemLoader(_TEMPLATES),
         autoescape=True,
@@ -63,10 +63,16 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(
+    env.filters.update(filters)
+    return env
+
+
+@cache
+def _environment() -> Environment:
+    """The report's environment, with the report filters."""
+    return jinja_environment(
         pct=fmt_pct, ci=fmt_ci, eps=fmt_eps, num=fmt_num, value=fmt_value, when=fmt_when
     )
-    return env
 
 
 def _accuracy_tile(label: str, acc: Accuracy, base: Accuracy | None) -> Tile:
