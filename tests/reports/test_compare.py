@@ -320,3 +320,31 @@ def test_cli_compares_registry_versions(  # type: ignore[no-untyped-def]
     capsys.readouterr()
     assert cli(["report", "compare", "digits@1", "digits@3", "--store", url]) == 2
     assert "digits@3 has no stored scan" in capsys.readouterr().err
+
+
+def test_cli_fail_on_gates_only_on_changes_that_clear_the_noise(  # type: ignore[no-untyped-def]
+    cli, digits_scan: ScanResult, hardened: ScanResult, tmp_path: Path, capsys
+) -> None:
+    base, hard = tmp_path / "base.json", tmp_path / "hard.json"
+    digits_scan.to_json(base)
+    hardened.to_json(hard)
+    masked = tmp_path / "masked.json"
+    with_checks(hardened, {"black-box-gap": "FAIL", "noise": "WARN"}).to_json(masked)
+    gates = ["--fail-on", "checks", "--fail-on", "robust", "--fail-on", "clean"]
+    capsys.readouterr()
+    assert cli(["report", "compare", str(base), str(hard), *gates]) == 0  # better, not worse
+    assert "regression:" not in capsys.readouterr().err
+    assert cli(["report", "compare", str(base), str(base), *gates]) == 0  # unchanged
+    assert cli(["report", "compare", str(hard), str(base), *gates]) == 1  # robust dropped
+    err = capsys.readouterr().err
+    assert "regression: robust accuracy at eps 0.2" in err
+    assert "at eps 0.05" not in err  # within noise: never a regression
+    assert cli(["report", "compare", str(hard), str(base), "--fail-on", "clean"]) == 0
+    assert cli(["report", "compare", str(base), str(masked), "--fail-on", "checks"]) == 1
+    err = capsys.readouterr().err
+    assert "black-box-gap (PASS -> FAIL)" in err and "noise (PASS -> WARN)" in err
+    assert cli(["report", "compare", str(base), str(masked)]) == 0  # no gate, no failure
+    out = tmp_path / "c.md"
+    bad = ["report", "compare", str(base), str(hard), "--fail-on", "speed", "--out", str(out)]
+    assert cli(bad) == 2
+    assert "--fail-on speed: unknown gate" in capsys.readouterr().err and not out.exists()

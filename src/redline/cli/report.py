@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
     from redline.evaluation import ScanResult
     from redline.registry import Store
-    from redline.reports import VersionMeta
+    from redline.reports import Comparison, VersionMeta
 
 __all__ = ["app", "attacks", "compare", "report"]
 
@@ -90,6 +90,17 @@ def compare(
             "--allow-different-data", help="Compare scans run on different data (with a warning)."
         ),
     ] = False,
+    fail_on: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--fail-on",
+            metavar="GATE",
+            help="Exit 1 when B is worse than A this way (repeatable): checks (a sanity "
+            "check regressed or fails in B), robust (robust accuracy worse at a shared eps), "
+            "clean (clean accuracy worse), policy (B fails its policy). Worse means the 95% "
+            "intervals do not overlap.",
+        ),
+    ] = None,
 ) -> int:
     """Compare two scans side by side, as HTML or Markdown for a pull request.
 
@@ -100,7 +111,11 @@ def compare(
     from redline.cli._store_opts import out_file
     from redline.errors import InputError
     from redline.reports import compare_html, compare_markdown, compare_results
+    from redline.reports._compare_gate import GATES
 
+    gates = fail_on or []
+    if bad := [g for g in gates if g not in GATES]:
+        raise InputError(f"--fail-on {bad[0]}: unknown gate; choose from {', '.join(GATES)}")
     fmt = None if out is None else _FORMATS.get(out.suffix.lower())
     if out is not None and fmt is None:
         raise InputError(f"--out {out}: use a .html or .md file name (the suffix picks the format)")
@@ -112,13 +127,23 @@ def compare(
     )  # fmt: skip
     if target is None:
         typer.echo(compare_markdown(found, headline_only=True), nl=False)
-        return 0
-    _write(target, compare_html(found) if fmt == "html" else compare_markdown(found))
-    for notice in found.notices:
-        typer.echo(f"{notice.level.lower()}: {notice.title}", err=True)
-    la, lb = found.labels
-    typer.echo(f"comparison of {la} and {lb} written to {target}", err=True)
-    return 0
+    else:
+        _write(target, compare_html(found) if fmt == "html" else compare_markdown(found))
+        for notice in found.notices:
+            typer.echo(f"{notice.level.lower()}: {notice.title}", err=True)
+        la, lb = found.labels
+        typer.echo(f"comparison of {la} and {lb} written to {target}", err=True)
+    return _gate(found, gates)
+
+
+def _gate(found: Comparison, gates: list[str]) -> int:
+    """Exit 1, each reason on stderr, when B regressed under one of ``gates``."""
+    from redline.reports._compare_gate import regressions
+
+    reasons = regressions(found, gates)
+    for reason in reasons:
+        typer.echo(f"regression: {reason}", err=True)
+    return 1 if reasons else 0
 
 
 def _write(target: Path, text: str) -> None:
