@@ -97,28 +97,32 @@ def test_harden_a_registered_version_registers_and_scans_the_child(
     cancer_weights: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("REDLINE_STORE", f"sqlite:///{tmp_path / 'reg' / 'r.db'}")
-    add = [
-        "registry",
-        "add",
-        "cancer",
-        "--weights",
-        str(cancer_weights),
-        "--model",
-        "redline.zoo:mlp",
-    ]
-    assert run([*add, "--bounds", "-5,5"]) == 0
-    hard = ["harden", "--registry", "cancer@1", *CANCER, "--threat", "linf:0.1", "--epochs", "2"]
-    hard += ["--steps", "3", "--suite", "quick", "--out", str(tmp_path / "h.pt")]
-    assert run([*hard, "--report", str(tmp_path / "rep")]) == 2  # never scanned: no data to scan
+    add = ["registry", "add", "cancer", "--weights", str(cancer_weights), "--model"]
+    assert run([*add, "redline.zoo:mlp", "--bounds", "-5,5"]) == 0
+    hard = ["harden", "--registry", "cancer@1", *CANCER, "--threat", "linf:0.2", "--epochs", "2"]
+    hard += ["--steps", "3", "--out", str(tmp_path / "h.pt"), "--report", str(tmp_path / "rep")]
+    assert run(hard) == 2  # never scanned: no data to scan the child on
     assert "give --scan-data" in capsys.readouterr().err
-    hard += ["--scan-data", "bundled:breast_cancer:test", "--report", str(tmp_path / "rep")]
-    assert run(hard) == 0
+    scan = ["scan", "--registry", "cancer@1", "--data", "bundled:breast_cancer:test"]
+    scan += ["--threat", "linf:0.05,0.1", "--suite", "quick", "--limit", "60", "--seed", "3"]
+    assert run([*scan, "--out", str(tmp_path / "parent")]) == 0
+    assert run(hard) == 0  # scanned as its parent was, plus the training eps
+    assert "scanning it at linf:0.05,0.1,0.2 with the quick suite" in capsys.readouterr().err
     store = open_store()
     child = get_version(store, "cancer@2")
     assert child.parent == get_version(store, "cancer@1").id
     assert child.training_config["method"] == "pgd-at" and child.training_config["epochs_run"] == 2
-    scan = latest_scan(store, "cancer@2")
-    assert scan is not None and scan.scan_result().target.sha256 == child.artifact_sha256
+    record = latest_scan(store, "cancer@2")
+    assert record is not None
+    result = record.scan_result()
+    assert result.target.sha256 == child.artifact_sha256
+    assert result.config.eps == [0.05, 0.1, 0.2] and result.config.suite == "quick"
+    assert result.data.n_samples == 60 and result.config.seed == 3
     assert (tmp_path / "rep" / "report.html").is_file()
     assert [v.number for v in list_versions(store, "cancer")] == [1, 2]
     store.engine.dispose()
+    compare = ["report", "compare", "cancer@1", "cancer@2", "--out", str(tmp_path / "c.md")]
+    assert run(compare) == 0
+    text = (tmp_path / "c.md").read_text()
+    assert "ε only in `cancer@2`: 0.2" in text and "cancer@2 was derived from cancer@1" in text
+    assert "robust L∞ ε = 0.1" in text and "robust L∞ ε = 0.05" in text

@@ -3,20 +3,21 @@ be checked is checked before training starts; nothing is registered on failure."
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
 import typer
 
 from redline._atomic import atomic_writer
+from redline.cli._harden_registry import register_and_scan, resolve_parent
 from redline.cli._options import ModelSpec
-from redline.cli._store_opts import actor_name, open_cli_store, out_file
-from redline.datasets import Dataset, load_data, manifest
+from redline.cli._store_opts import out_file
+from redline.datasets import Dataset, load_data
 from redline.defenses import EpochLog, TrainConfig, TrainResult, adversarial_train, epoch_batches
 from redline.errors import InputError
 from redline.evaluation import parse_threat
-from redline.registry import Store, VersionInfo, latest_scan, load_artifact, register
+from redline.registry import load_artifact
 
 __all__ = ["HardenRequest", "run_harden"]
 
@@ -36,18 +37,11 @@ class HardenRequest:
     resume: bool
     registry: str | None
     scan_data: str | None
-    suite: str
+    suite: str | None
     policy: Path | None
     report: Path
     store: str | None
     actor: str | None
-
-
-@dataclass(frozen=True)
-class _Parent:
-    store: Store
-    version: VersionInfo
-    scan_data: str
 
 
 def _config(req: HardenRequest) -> TrainConfig:
@@ -61,38 +55,6 @@ def _config(req: HardenRequest) -> TrainConfig:
     if req.resume and req.checkpoint is None:
         raise InputError("--resume needs --checkpoint")
     return config
-
-
-def _parent(req: HardenRequest) -> _Parent | None:
-    """The registered version to harden, and the data its new version is scanned on."""
-    if req.registry is None:
-        if req.scan_data is not None or req.policy is not None:
-            raise InputError("--scan-data and --policy are for --registry runs")
-        return None
-    from redline.evaluation import get_suite
-    from redline.policy import load_policy
-    from redline.reports._bundle import check_output_dir
-
-    actor_name(req.actor)
-    if req.model.weights is not None:
-        raise InputError("--registry trains from the registered artifact: drop --weights")
-    get_suite(req.suite)
-    check_output_dir(req.report)
-    if req.policy is not None:
-        load_policy(req.policy)
-    store = open_cli_store(req.store)
-    version = load_artifact(store, req.registry)[0]
-    scan_data = req.scan_data or _parent_scan_data(store, version)
-    bounds = version.input_spec.get("bounds") or (0.0, 1.0)
-    load_data(scan_data, label_column=req.label_column, bounds=(bounds[0], bounds[1]))
-    return _Parent(store, version, scan_data)
-
-
-def _parent_scan_data(store: Store, version: VersionInfo) -> str:
-    scan = latest_scan(store, version.ref)
-    if scan is None:
-        raise InputError(f"{version.ref} was never scanned: give --scan-data")
-    return str(scan.result["data"]["source"])
 
 
 def _split(data: Dataset, seed: int) -> tuple[Dataset, tuple[torch.Tensor, torch.Tensor]]:
@@ -143,7 +105,7 @@ def run_harden(req: HardenRequest) -> int:
     """Validate, train, write the weights; with ``--registry`` register and scan them."""
     config = _config(req)
     out_file(req.out)
-    parent = _parent(req)
+    parent = resolve_parent(req, config)
     spec = req.model
     if parent is not None:
         spec = spec.with_version(parent.version, load_artifact(parent.store, parent.version.ref)[1])
@@ -154,46 +116,4 @@ def run_harden(req: HardenRequest) -> int:
     )
     if parent is None:
         return 0
-    return _register_and_scan(req, parent, spec, result, data)
-
-
-def _register_and_scan(
-    req: HardenRequest, parent: _Parent, spec: ModelSpec, result: TrainResult, data: Dataset
-) -> int:
-    from redline.cli._common import print_summary
-    from redline.cli._run import ScanRequest, run_scan
-
-    training = {
-        **asdict(result.config),
-        "epochs_run": len(result.history),
-        "seconds": round(result.seconds, 3),
-        "stopped": result.stopped,
-        "overfit_epochs": result.overfit_epochs,
-        "data": data.source,
-        "data_sha256": manifest(data).dataset_hash,
-        "final": asdict(result.history[-1]) if result.history else None,
-    }
-    new = register(
-        parent.store,
-        parent.version.model,
-        req.out,
-        actor=actor_name(req.actor),
-        framework="torch/state_dict",
-        entry_point=spec.model,
-        input_spec=parent.version.input_spec,
-        parent=parent.version.ref,
-        training_config=training,
-        note=f"hardened from {parent.version.ref} with {result.config.method}",
-    )
-    typer.echo(new.ref)
-    typer.echo(f"registered {new.ref} (parent {parent.version.ref}); scanning it", err=True)
-    scan = ScanRequest(
-        data=parent.scan_data, threat=req.threat, model=replace(spec, weights=None),
-        suite=req.suite, out=req.report, policy=req.policy, eot=1, label_column=req.label_column,
-        group_column=None, limit=None, batch_size=128, seed=result.config.seed, minimal=True,
-        checks=True, check_samples=100, progress=False, registry=new.ref, store=req.store,
-        actor=req.actor,
-    )  # fmt: skip
-    scanned = run_scan(scan)
-    print_summary(scanned, str(req.report))
-    return 1 if scanned.policy is not None and not scanned.policy.passed else 0
+    return register_and_scan(req, parent, spec, result, data)

@@ -51,9 +51,19 @@ def harden(
         ),
     ] = None,
     scan_data: Annotated[
-        str | None, typer.Option(help="With --registry: data to scan the new version on.")
+        str | None,
+        typer.Option(
+            help="With --registry: data to scan the new version on (default: the data of "
+            "the parent's latest scan, on its eps grid)."
+        ),
     ] = None,
-    suite: Annotated[str, typer.Option(help="With --registry: the scan's suite.")] = "standard",
+    suite: Annotated[
+        str | None,
+        typer.Option(
+            help="With --registry: the scan's suite (default: the parent's latest scan's, "
+            "else standard)."
+        ),
+    ] = None,
     policy: Annotated[Path | None, typer.Option(help="With --registry: policy file.")] = None,
     report: Annotated[Path, typer.Option(help="With --registry: the scan's report folder.")] = Path(
         "harden-report"
