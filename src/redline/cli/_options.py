@@ -56,6 +56,9 @@ class ModelSpec:
     mean: str | None
     std: str | None
     device: str
+    members: tuple[str, ...] = ()
+    """Ensemble members, ``WEIGHTS`` (built with ``model``) or ``ENTRY=WEIGHTS``."""
+    combine: str = "logits"
 
     def parsed_bounds(self) -> tuple[float, float]:
         """``--bounds`` as two floats (input error otherwise)."""
@@ -81,23 +84,59 @@ class ModelSpec:
 
     def check(self) -> None:
         """Cheap checks of the options, before anything is loaded."""
-        if self.model is None and self.weights is None:
+        if self.model is None and self.weights is None and not self.members:
             from redline.errors import InputError
 
             raise InputError("give --model, --weights, or both")
         self.parsed_bounds()
         parse_floats(self.mean, "mean")
         parse_floats(self.std, "std")
+        if self.members:
+            self._check_members()
+        elif self.combine != "logits":
+            from redline.errors import InputError
+
+            raise InputError("--combine is for ensembles: give the members with --member")
+
+    def _check_members(self) -> None:
+        from redline.errors import InputError
+
+        if self.weights is not None:
+            raise InputError("an ensemble's weights are its --member files: drop --weights")
+        if len(self.members) < 2:
+            raise InputError(f"an ensemble needs at least 2 --member, got {len(self.members)}")
+        if self.combine not in ("logits", "probs"):
+            raise InputError(f"--combine {self.combine!r}: use logits or probs")
+
+    def parsed_members(self) -> list[tuple[str | None, Path]]:
+        """Each ``--member`` as (entry point, weights): ``ENTRY=WEIGHTS`` when the part
+        before the first '=' names an entry point (has a ':'), else ``--model`` builds it."""
+        out: list[tuple[str | None, Path]] = []
+        for text in self.members:
+            entry, sep, path = text.partition("=")
+            if sep and ":" in entry:
+                out.append((entry, Path(path)))
+            else:
+                out.append((self.model, Path(text)))
+        return out
 
     def load(self, *, eot: int = 1) -> tuple[TorchTarget, ModelInfo]:
         """Load the model and wrap it as a target with the given input contract
         (``eot`` gradient samples per step for randomised models)."""
         from redline.evaluation import ModelInfo
-        from redline.targets import TorchTarget, load_model
+        from redline.targets import TorchTarget, load_ensemble, load_model
 
-        loaded = load_model(
-            self.model, self.weights, allow_pickle=self.allow_pickle, device=self.device
-        )
+        if self.members:
+            loaded = load_ensemble(
+                self.parsed_members(),
+                combine="probs" if self.combine == "probs" else "logits",
+                allow_pickle=self.allow_pickle,
+                device=self.device,
+            )
+        else:
+            loaded = load_model(
+                self.model, self.weights, allow_pickle=self.allow_pickle, device=self.device
+            )
         target = TorchTarget(
             loaded.module,
             bounds=self.parsed_bounds(),

@@ -113,8 +113,8 @@ def _registered(req: ScanRequest) -> tuple[Store, ModelSpec]:
     from redline.registry import load_artifact
 
     actor_name(req.actor)  # a bad --actor fails before the scan, not after
-    if req.model.weights is not None:
-        raise InputError("--registry scans the registered artifact: drop --weights")
+    if req.model.weights is not None or req.model.members:
+        raise InputError("--registry scans the registered artifact: drop --weights/--member")
     store = open_cli_store(req.store)
     info, path = load_artifact(store, str(req.registry))
     return store, req.model.with_version(info, path)

@@ -28,6 +28,18 @@ def scan(
     threat: Annotated[str, typer.Option(help="Threat model, e.g. linf:8/255 or l2:0.5,1.0.")],
     model: Annotated[str | None, typer.Option(help=_MODEL)] = None,
     weights: Annotated[Path | None, typer.Option(help=_WEIGHTS)] = None,
+    member: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--member",
+            metavar="[ENTRY=]WEIGHTS",
+            help="Scan an ensemble, attacked as one model: repeat once per member (at least "
+            "2). WEIGHTS is built with --model; ENTRY=WEIGHTS names its own entry point.",
+        ),
+    ] = None,
+    combine: Annotated[
+        str, typer.Option(help="Ensemble rule: average the logits or the probabilities.")
+    ] = "logits",
     allow_pickle: Annotated[
         bool, typer.Option(help="Allow loading a pickled full model (runs code from the file!).")
     ] = False,
@@ -75,7 +87,9 @@ def scan(
     request = ScanRequest(
         data=data,
         threat=threat,
-        model=ModelSpec(model, weights, allow_pickle, bounds, mean, std, device),
+        model=ModelSpec(
+            model, weights, allow_pickle, bounds, mean, std, device, tuple(member or ()), combine
+        ),
         suite=suite,
         out=out,
         policy=policy,

@@ -2,7 +2,7 @@
 
 from redline.targets._base import LossFn, Target
 from redline.targets._callable import CallableTarget
-from redline.targets._ensemble import Combine, Ensemble, ensemble_target
+from redline.targets._ensemble import Combine, Ensemble, ensemble_target, load_ensemble
 from redline.targets._loading import LoadedModel, load_model
 from redline.targets._normalized import InputSpace, in_input_space
 from redline.targets._predict import predict_labels
@@ -21,6 +21,7 @@ __all__ = [
     "Usage",
     "ensemble_target",
     "in_input_space",
+    "load_ensemble",
     "load_model",
     "predict_labels",
 ]

@@ -5,7 +5,9 @@ overstate it: transferred examples are weaker than ones crafted on the ensemble.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Literal
 
 import torch
@@ -13,9 +15,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from redline.errors import InputError
+from redline.targets._loading import LoadedModel, load_model
 from redline.targets._torch import TorchTarget
 
-__all__ = ["Combine", "Ensemble", "ensemble_target"]
+__all__ = ["Combine", "Ensemble", "ensemble_target", "load_ensemble"]
 
 Combine = Literal["logits", "probs"]
 
@@ -57,3 +60,24 @@ def ensemble_target(
 ) -> TorchTarget:
     """A white-box target for the whole ensemble (members sharing one input contract)."""
     return TorchTarget(Ensemble(members, combine), bounds=bounds, mean=mean, std=std, eot=eot)
+
+
+def load_ensemble(
+    members: Sequence[tuple[str | None, str | Path]],
+    *,
+    combine: Combine = "logits",
+    allow_pickle: bool = False,
+    device: str = "cpu",
+) -> LoadedModel:
+    """Load each member (entry point or None, weights) as :func:`load_model` does and
+    combine them into one :class:`Ensemble`. Its sha256 fingerprints the combine rule
+    and every member's weights in order, so a scan names exactly what it measured."""
+    if len(members) < 2:
+        raise InputError(f"an ensemble needs at least 2 members, got {len(members)}")
+    loaded = [load_model(m, w, allow_pickle=allow_pickle, device=device) for m, w in members]
+    module = Ensemble([one.module for one in loaded], combine)
+    digest = hashlib.sha256(f"redline-ensemble/{combine}".encode())
+    for one in loaded:
+        digest.update(f"\n{one.sha256 or one.source}".encode())
+    source = f"ensemble of {len(loaded)} ({combine}): " + ", ".join(o.source for o in loaded)
+    return LoadedModel(module, source, "ensemble", digest.hexdigest())

@@ -30,7 +30,7 @@ from redline.errors import InputError
 
 __all__ = ["LoadedModel", "ModelFormat", "build_module", "load_model"]
 
-ModelFormat = Literal["factory", "state_dict", "torchscript", "export", "pickle"]
+ModelFormat = Literal["factory", "state_dict", "torchscript", "export", "pickle", "ensemble"]
 
 _CHECKPOINT_KEYS = ("state_dict", "model_state_dict", "model")
 _UNSAFE_GLOBAL = re.compile(r"GLOBAL \S+ was not an allowed global|is blocked|must be \S+ to load")
