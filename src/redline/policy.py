@@ -13,6 +13,10 @@ Example::
     eps = "8/255"
     min_accuracy = 0.40
 
+    [[policy.certified]]      # needs redline scan --certify (randomized smoothing)
+    radius = 0.25             # L2
+    min_accuracy = 0.50
+
     [policy.backdoor]
     max_anomaly_index = 2.0
     max_suspicious_classes = 0
@@ -24,15 +28,24 @@ import tomllib
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, PrivateAttr, ValidationError, field_validator
 
 from redline.errors import InputError
 from redline.evaluation._checks_base import CHECK_IDS
+from redline.evaluation._metrics import accuracy
 from redline.evaluation._result import PolicyFinding, PolicyVerdict, ScanResult
 from redline.evaluation._result_backdoor import BackdoorSection
 from redline.evaluation._threat import parse_eps
 
-__all__ = ["BackdoorRules", "Policy", "RobustRule", "load_policy", "parse_policy"]
+__all__ = [
+    "BackdoorRules",
+    "CertifiedRule",
+    "Policy",
+    "RobustRule",
+    "load_policy",
+    "parse_policy",
+]
 
 _EPS_MATCH = 1e-6
 
@@ -51,6 +64,18 @@ class RobustRule(_Strict):
     @field_validator("eps", mode="before")
     @classmethod
     def _eps(cls, value: object) -> float:
+        return parse_eps(str(value))
+
+
+class CertifiedRule(_Strict):
+    """Minimum certified accuracy (randomized smoothing, a guarantee) at one L2 radius."""
+
+    radius: float
+    min_accuracy: float
+
+    @field_validator("radius", mode="before")
+    @classmethod
+    def _radius(cls, value: object) -> float:
         return parse_eps(str(value))
 
 
@@ -73,6 +98,7 @@ class Policy(_Strict):
     min_clean_accuracy: float | None = None
     max_ece: float | None = None
     robust: list[RobustRule] = []
+    certified: list[CertifiedRule] = []
     checks: Literal["all", "none"] | list[str] = "all"
     fail_on_warn: bool = False
     use_lower_bound: bool = False
@@ -98,6 +124,7 @@ class Policy(_Strict):
         findings = [
             *self._clean(result),
             *self._robust(result),
+            *self._certified(result),
             *self._checks(result),
             *_backdoor_findings(self.backdoor, result),
         ]
@@ -147,6 +174,24 @@ class Policy(_Strict):
                     name, acc, rule.min_accuracy, f"robust accuracy at {norm} eps {rule.eps:.6g}"
                 )
             )
+        return out
+
+    def _certified(self, result: ScanResult) -> list[PolicyFinding]:
+        """Certified accuracy at each rule's radius, from the per-sample certificates."""
+        out, section = [], result.certified
+        for rule in self.certified:
+            name = f"certified[l2:{rule.radius:.6g}]"
+            if section is None:
+                message = "certified accuracy was not measured (run redline scan --certify)"
+                missing = PolicyFinding(
+                    rule=name, passed=False, threshold=rule.min_accuracy, message=message
+                )
+                out.append(missing)
+                continue
+            pairs = zip(section.correct, section.radii, strict=True)
+            acc = accuracy(np.asarray([c and r >= rule.radius for c, r in pairs], dtype=bool))
+            what = f"certified accuracy (guarantee) at L2 radius {rule.radius:.6g}"
+            out.append(_at_least(name, self._value(acc.value, acc.ci.low), rule.min_accuracy, what))
         return out
 
     def _checks(self, result: ScanResult) -> list[PolicyFinding]:

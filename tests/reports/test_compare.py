@@ -348,3 +348,38 @@ def test_cli_fail_on_gates_only_on_changes_that_clear_the_noise(  # type: ignore
     bad = ["report", "compare", str(base), str(hard), "--fail-on", "speed", "--out", str(out)]
     assert cli(bad) == 2
     assert "--fail-on speed: unknown gate" in capsys.readouterr().err and not out.exists()
+
+
+def _section(certified_at: list[float], n: int = 80, sigma: float = 0.25):  # type: ignore[no-untyped-def]
+    """A certified section: one sample per radius in ``certified_at``, the rest abstain."""
+    from redline.defenses import CertifyResult
+
+    radii = tuple(certified_at) + (0.0,) * (n - len(certified_at))
+    predictions = tuple(0 if r > 0 else -1 for r in radii)
+    return CertifyResult(
+        labels=(0,) * n, predictions=predictions, radii=radii, p_lower=(0.9,) * n,
+        sigma=sigma, n0=100, n=1000, alpha=0.001, seed=0, seconds=1.0, forward_passes=1,
+    ).section()  # fmt: skip
+
+
+def test_certified_accuracy_is_compared_per_radius_in_its_own_table(
+    digits_scan: ScanResult,
+) -> None:
+    from redline.reports._compare_gate import regressions
+
+    a = digits_scan.model_copy(update={"certified": _section([0.4] * 60)})
+    b = digits_scan.model_copy(update={"certified": _section([0.4] * 20, sigma=0.5)})
+    c = compare_results(a, b)
+    by_radius = {x.radius: x.accuracy for x in c.certified}
+    assert by_radius[0.25].a == 0.75 and by_radius[0.25].b == 0.25
+    assert by_radius[0.25].verdict == "worse"
+    assert max(by_radius) == 0.4375  # the first radius past 0.4: neither certifies, stop
+    assert regressions(c, ["certified"]) and not regressions(c, ["robust", "clean"])
+    assert all(x.robust.verdict == "unchanged" for x in c.eps)  # never folded into robust
+    md = compare_markdown(c)
+    assert "Certified accuracy (randomized smoothing)" in md and "σ = 0.25 → σ = 0.5" in md
+    assert 'id="certified"' in compare_html(c)
+    only_a = compare_results(a, digits_scan)
+    assert {x.accuracy.verdict for x in only_a.certified} == {"n/a"}
+    assert not regressions(only_a, ["certified"])
+    assert compare_results(digits_scan, digits_scan).certified == ()

@@ -50,6 +50,14 @@ def print_summary(result: ScanResult, out: str) -> None:
             f"{r.attack_success_rate:.1%}",
         )
     console.print(table)
+    if (cert := result.certified) is not None:
+        at = min(cert.curve, key=lambda p: abs(p.radius - cert.sigma))
+        console.print(
+            f"certified (guarantee for the smoothed model, L2, sigma {cert.sigma:g}): "
+            f"{at.accuracy.value:.1%} at radius {at.radius:.4g}, abstained "
+            f"{cert.abstention_rate:.1%}; not an empirical robust accuracy",
+            soft_wrap=True,
+        )
     if result.backdoor is not None:
         _backdoor_lines(console, result.backdoor)
     colours = {"PASS": "green", "WARN": "yellow", "FAIL": "red", "SKIP": "dim"}

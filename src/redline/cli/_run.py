@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import torch
 import typer
 
 from redline.cli._options import ModelSpec
+from redline.cli._scan_certify import certify_section, parse_certify
 from redline.datasets import Dataset
 from redline.errors import InputError
 from redline.evaluation import ScanResult, parse_threat, scan
@@ -46,6 +48,7 @@ class ScanRequest:
     registry: str | None = None
     store: str | None = None
     actor: str | None = None
+    certify: str | None = None
 
 
 def run_scan(req: ScanRequest) -> ScanResult:
@@ -57,6 +60,7 @@ def run_scan(req: ScanRequest) -> ScanResult:
     policy = load_policy(req.policy) if req.policy is not None else None
     get_suite(req.suite)
     check_output_dir(req.out)
+    certify = None if req.certify is None else parse_certify(req.certify)
     registered = _registered(req) if req.registry is not None else None
     if registered is not None:
         req = replace(req, model=registered[1])
@@ -100,6 +104,10 @@ def run_scan(req: ScanRequest) -> ScanResult:
             class_names=data.class_names,
         ).section
         result = result.model_copy(update={"backdoor": section})
+    if certify is not None:
+        x, y = torch.as_tensor(data.x), torch.as_tensor(data.y)
+        found = certify_section(certify, target, x, y, req.seed)
+        result = result.model_copy(update={"certified": found})
     result = judge_and_write(result, policy, req.out)
     if registered is not None:
         _record(req, registered[0], result)

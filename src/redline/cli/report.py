@@ -97,8 +97,8 @@ def compare(
             metavar="GATE",
             help="Exit 1 when B is worse than A this way (repeatable): checks (a sanity "
             "check regressed or fails in B), robust (robust accuracy worse at a shared eps), "
-            "clean (clean accuracy worse), policy (B fails its policy). Worse means the 95% "
-            "intervals do not overlap.",
+            "clean (clean accuracy worse), certified (certified accuracy worse at an L2 radius), "
+            "policy (B fails its policy). Worse means the 95% intervals do not overlap.",
         ),
     ] = None,
 ) -> int:

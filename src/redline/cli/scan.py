@@ -71,6 +71,14 @@ def scan(
         str | None,
         typer.Option(help="With --backdoor: the training set, for the data detectors."),
     ] = None,
+    certify: Annotated[
+        str | None,
+        typer.Option(
+            metavar="SIGMA|sigma=..,n=..,n0=..,alpha=..,samples=..",
+            help="Also certify the model by randomized smoothing (L2, a guarantee kept apart "
+            "from the empirical results): e.g. 0.25 or sigma=0.25,n=1000,alpha=0.001,samples=200.",
+        ),
+    ] = None,
     registry: Annotated[
         str | None,
         typer.Option(
@@ -108,6 +116,7 @@ def scan(
         registry=registry,
         store=store,
         actor=actor,
+        certify=certify,
     )
     result = run_scan(request)
     print_summary(result, str(out))

@@ -13,7 +13,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -22,10 +22,18 @@ import torch
 from redline.defenses._smoothing import SmoothedClassifier, check_sampling
 from redline.errors import InputError
 
+if TYPE_CHECKING:
+    from redline.evaluation._result_certified import CertifiedSection
+
 __all__ = ["GUARANTEE", "CertifyResult", "certify_dataset"]
 
 GUARANTEE = "certified (guarantee, 1-alpha per sample)"
 """How certified numbers are labelled wherever they are shown."""
+PROMISE = (
+    "with probability at least 1-alpha per sample, no L2 perturbation below its radius "
+    "changes the smoothed prediction"
+)
+METHOD = "randomized smoothing, CERTIFY (Cohen, Rosenfeld & Kolter 2019)"
 
 
 @dataclass(frozen=True)
@@ -92,13 +100,35 @@ class CertifyResult:
         """``(radius, certified accuracy)`` over :meth:`radius_grid`: non-increasing."""
         return [(r, self.certified_accuracy(r)) for r in self.radius_grid(step)]
 
+    def section(self) -> CertifiedSection:
+        """These certificates as a scan result's ``certified`` section (Wilson intervals
+        over the samples on every point of the curve)."""
+        from redline.evaluation._metrics import accuracy
+        from redline.evaluation._result_certified import CertifiedPoint, CertifiedSection
+
+        correct = np.asarray(self.correct, dtype=bool)
+        radii = np.asarray(self.radii, dtype=float)
+        return CertifiedSection(
+            method=METHOD,
+            guarantee=f"{GUARANTEE}: {PROMISE}",
+            sigma=self.sigma, n0=self.n0, n=self.n, alpha=self.alpha, seed=self.seed,
+            clean=accuracy(correct),
+            abstention_rate=self.abstention_rate,
+            max_radius=self.max_radius,
+            curve=[
+                CertifiedPoint(radius=r, accuracy=accuracy(correct & (radii >= r)))
+                for r in self.radius_grid()
+            ],
+            radii=list(self.radii), correct=list(self.correct),
+            seconds=self.seconds, forward_passes=self.forward_passes,
+        )  # fmt: skip
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form, labelled as a guarantee (``kind: certified``)."""
         return {
             "kind": "certified",
-            "guarantee": f"{GUARANTEE}: with probability at least 1-alpha per sample, no "
-            "L2 perturbation below its radius changes the smoothed prediction",
-            "method": "randomized smoothing, CERTIFY (Cohen, Rosenfeld & Kolter 2019)",
+            "guarantee": f"{GUARANTEE}: {PROMISE}",
+            "method": METHOD,
             "settings": {"sigma": self.sigma, "n0": self.n0, "n": self.n, "alpha": self.alpha},
             "seed": self.seed,
             "samples": len(self.labels),

@@ -5,14 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from redline.evaluation._result_backdoor import BackdoorSection
+from redline.evaluation._result_certified import CertifiedPoint, CertifiedSection
+from redline.evaluation._result_common import Accuracy, Interval, _Model
 
 __all__ = [
     "SCHEMA_VERSION",
     "Accuracy",
     "AttackStats",
+    "CertifiedPoint",
+    "CertifiedSection",
     "CheckResult",
     "CheckStatus",
     "CleanResult",
@@ -34,29 +38,9 @@ __all__ = [
     "TargetInfo",
 ]
 
-SCHEMA_VERSION = "1.1"
+SCHEMA_VERSION = "1.2"
 """Minor versions only add optional fields; readers accept any 1.x."""
 CheckStatus = Literal["PASS", "WARN", "FAIL", "SKIP"]
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class Interval(_Model):
-    """A two-sided confidence interval."""
-
-    low: float
-    high: float
-
-
-class Accuracy(_Model):
-    """``correct`` out of ``n``, with its Wilson 95% interval."""
-
-    value: float
-    n: int
-    correct: int
-    ci: Interval
 
 
 class GroupAccuracy(_Model):
@@ -274,6 +258,9 @@ class ScanResult(_Model):
     cost: Cost
     policy: PolicyVerdict | None = None
     backdoor: BackdoorSection | None = None
+    certified: CertifiedSection | None = None
+    """Randomized-smoothing certificates (schema 1.2): a guarantee, kept apart from the
+    empirical robust accuracies above."""
 
     def at(self, eps: float) -> EpsResult:
         """The result at the grid point closest to ``eps``."""

@@ -4,19 +4,23 @@ smoothing), labelled as a guarantee and kept apart from empirical robust accurac
 from __future__ import annotations
 
 from html import escape
+from typing import TYPE_CHECKING
 
-from redline.defenses._smoothing_result import GUARANTEE, CertifyResult
+from redline.evaluation._result_certified import CertifiedSection
 from redline.reports._charts import _percent_axis
 from redline.reports._svg import COLORS, figure
+
+if TYPE_CHECKING:
+    from redline.defenses._smoothing_result import CertifyResult
 
 __all__ = ["certify_chart", "certify_html"]
 
 
-def certify_chart(result: CertifyResult) -> str:
+def certify_chart(result: CertifiedSection) -> str:
     """Certified accuracy as a step function of the L2 radius, up to the largest radius
     ``n`` and ``alpha`` can certify at all (inline SVG)."""
     radii = sorted({0.0, *(r for r in result.radii if r > 0), result.max_radius})
-    values = [result.certified_accuracy(r) for r in radii]
+    values = [result.at(r) for r in radii]
     label = "Certified accuracy against the L2 radius"
     with figure("certified", label, 5.2, 2.8) as chart:
         ax = chart.axes[0]
@@ -32,6 +36,8 @@ def certify_chart(result: CertifyResult) -> str:
 
 def certify_html(result: CertifyResult, source: str) -> str:
     """A standalone page: the guarantee in words, the table, the curve."""
+    from redline.defenses._smoothing_result import GUARANTEE
+
     rows = "".join(f"<tr><td>{r:.3g}</td><td>{acc:.1%}</td></tr>" for r, acc in result.curve())
     return (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
@@ -50,7 +56,7 @@ def certify_html(result: CertifyResult, source: str) -> str:
         f"{result.sigma:g}, n0 = {result.n0}, n = {result.n}, α = {result.alpha:g}; "
         f"abstained on {result.abstention_rate:.1%}; the largest certifiable radius with "
         f"these n and α is {result.max_radius:.3f}.</p>"
-        f"{certify_chart(result)}"
+        f"{certify_chart(result.section())}"
         f"<table><tr><th>L2 radius</th><th>certified accuracy</th></tr>{rows}</table>"
         "</body></html>"
     )

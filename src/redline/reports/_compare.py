@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 
 from redline.errors import InputError
 from redline.evaluation._result import GroupAccuracy, ScanResult
+from redline.reports._compare_certified import CertifiedChange, certified_changes
 from redline.reports._compare_format import explain, fmt_delta, fmt_side
 from redline.reports._compare_parts import (
     Change,
@@ -69,6 +70,9 @@ class Comparison:
     """What each scan cost: wall time, forward and backward passes, queries."""
     training: tuple[TrainingRow, ...]
     """What each side's training cost, from the registry (empty without it)."""
+    certified: tuple[CertifiedChange, ...] = ()
+    """Certified accuracy per L2 radius (randomized smoothing; empty when neither scan
+    certified): a guarantee, never folded into the robust rows."""
 
     @property
     def headline(self) -> EpsChange | None:
@@ -169,7 +173,7 @@ def compare_results(
         ece=plain_change("ECE (clean)", "ece", a.clean.ece, b.clean.ece),
         eps=eps, only_a=only_a, only_b=only_b, per_class=per_class, checks=checks,
         policy=policy_change(a.policy, b.policy), cost=_cost(a, b),
-        training=training_rows(meta_a, meta_b),
+        training=training_rows(meta_a, meta_b), certified=certified_changes(a, b),
     )  # fmt: skip
     return replace(found, notices=_notices(found))
 

@@ -14,11 +14,11 @@ from redline.reports._format import fmt_eps
 
 __all__ = ["GATES", "Gate", "regressions"]
 
-Gate = Literal["checks", "robust", "clean", "policy"]
+Gate = Literal["checks", "robust", "clean", "certified", "policy"]
 GATES: tuple[str, ...] = get_args(Gate)
 """checks: a sanity check passed in A and warns or fails in B, or B fails one;
 robust: robust accuracy worse at some shared eps; clean: clean accuracy worse;
-policy: B fails its policy."""
+certified: certified accuracy worse at some L2 radius; policy: B fails its policy."""
 
 
 def _worse(change: Change, what: str) -> list[str]:
@@ -47,6 +47,11 @@ def regressions(c: Comparison, gates: Iterable[str]) -> list[str]:
             found += _worse(row.robust, f"robust accuracy at eps {fmt_eps(row.eps)}")
     if "clean" in chosen:
         found += _worse(c.clean, "clean accuracy")
+    if "certified" in chosen:
+        for point in c.certified:
+            found += _worse(
+                point.accuracy, f"certified accuracy at L2 radius {fmt_eps(point.radius)}"
+            )
     if "policy" in chosen and c.policy.b == "FAIL":
         found.append(f"{c.labels[1]} fails its policy ({c.policy.source_b or 'inline rules'})")
     return found

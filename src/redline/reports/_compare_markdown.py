@@ -112,6 +112,17 @@ def _eps_table(c: Comparison) -> list[str]:
     return lines
 
 
+def _certified_lines(c: Comparison) -> list[str]:
+    sigmas = [f"σ = {r.certified.sigma:g}" if r.certified else "not certified" for r in (c.a, c.b)]
+    lines = [
+        f"Randomized smoothing ({sigmas[0]} → {sigmas[1]}): a guarantee about each smoothed "
+        "classifier in L2, not comparable with the robust accuracies above.",
+        "",
+    ]
+    rows = [[fmt_eps(x.radius), *_row("", x.accuracy)[1:]] for x in c.certified]
+    return lines + _table(["L2 radius", "A", "B", "change", "verdict"], rows, "lrrrl")
+
+
 def _check_row(x: CheckChange) -> list[str]:
     b = f"**{x.b}**" if x.regressed else (x.b or "—")
     note = "⚠️ regressed" if x.regressed else ("fixed" if x.fixed else "")
@@ -143,6 +154,8 @@ def _fact(value: object) -> str:
 def _sections(c: Comparison) -> list[str]:
     """The folded details: every eps, per class, checks, policy, cost."""
     out = [_details("Robust accuracy and attack success at every ε", _eps_table(c))]
+    if c.certified:
+        out.append(_details("Certified accuracy (randomized smoothing)", _certified_lines(c)))
     if c.per_class and c.headline is not None:
         rows = [_row(_md(x.label), x) for x in c.per_class]
         table = _table(["class", "A", "B", "change", "verdict"], rows, "lrrrl")

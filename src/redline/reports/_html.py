@@ -12,6 +12,7 @@ from markupsafe import Markup
 
 from redline.evaluation._result import Accuracy, GroupAccuracy, ScanResult
 from redline.reports._backdoor import VERDICT_TONES, backdoor_view
+from redline.reports._certify import certify_chart
 from redline.reports._charts import reliability_chart, render_charts
 from redline.reports._format import (
     class_name,
@@ -202,6 +203,8 @@ def _context(result: ScanResult) -> dict[str, Any]:
     eps_classes = [r.per_class for r in result.eps]
     evasion = _evasion(result)
     charts = render_charts(result) if evasion else {"reliability": reliability_chart(result)}
+    if result.certified is not None:
+        charts["certified"] = certify_chart(result.certified)
     return {
         "r": result,
         "evasion": evasion,

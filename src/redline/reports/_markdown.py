@@ -6,6 +6,7 @@ from pathlib import Path
 
 from redline.evaluation._result import ScanResult
 from redline.evaluation._result_backdoor import BackdoorSection
+from redline.evaluation._result_certified import CertifiedSection
 from redline.reports._format import (
     class_name,
     fmt_ci,
@@ -40,6 +41,24 @@ def _headline(result: ScanResult) -> list[str]:
         lines.append(
             f"| {norm} ε = {fmt_eps(r.eps)} | **{fmt_pct(r.robust.value)}** | "
             f"{fmt_ci(r.robust)} | {fmt_pct(r.attack_success_rate)} | {r.robust.n} |"
+        )
+    return lines
+
+
+def _certified(section: CertifiedSection) -> list[str]:
+    """The certified curve, labelled as a guarantee about the smoothed classifier."""
+    lines = [
+        f"**Certified robustness** (randomized smoothing, σ = {section.sigma:g}, n = "
+        f"{section.n:,}, α = {section.alpha:g}): a guarantee about the smoothed classifier "
+        "in L2, not comparable with the robust accuracies above. Abstained on "
+        f"{fmt_pct(section.abstention_rate)}.",
+        "",
+        "| L2 radius | certified accuracy | 95% CI (Wilson) |",
+        "|---:|---:|---:|",
+    ]
+    for p in section.curve:
+        lines.append(
+            f"| {fmt_eps(p.radius)} | {fmt_pct(p.accuracy.value)} | {fmt_ci(p.accuracy)} |"
         )
     return lines
 
@@ -148,6 +167,8 @@ def _title(result: ScanResult) -> str:
 def render_markdown(result: ScanResult) -> str:
     """Headline table, backdoor verdict, policy and checks as GitHub-flavoured Markdown."""
     blocks = [_title(result), "\n".join(_headline(result))]
+    if result.certified is not None:
+        blocks.append("\n".join(_certified(result.certified)))
     if result.backdoor is not None:
         blocks.append(_backdoor(result, result.backdoor))
     blocks.append("\n".join(_policy(result)))
