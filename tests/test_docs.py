@@ -11,6 +11,12 @@ DOCS = Path(__file__).resolve().parents[1] / "docs"
 EXPECTED = {
     "guide.md": ("robust accuracy", "gate passed: False"),
     "backdoors.md": ("suspicious classes: [0]", "trojaned -", "DER"),
+    "hardening.md": (
+        "registered digits@2 from digits@1 - pgd-at",
+        "compare gate: exit 0",
+        "robust at 0.1: better",
+        "certified accuracy at L2 radius 0.25:",
+    ),
     "registry.md": (
         "refused: fraud@1 not promoted",
         "rolled back fraud@1 -> fraud@2",
