@@ -28,12 +28,10 @@ import tomllib
 from pathlib import Path
 from typing import Literal
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict, PrivateAttr, ValidationError, field_validator
 
 from redline.errors import InputError
 from redline.evaluation._checks_base import CHECK_IDS
-from redline.evaluation._metrics import accuracy
 from redline.evaluation._result import PolicyFinding, PolicyVerdict, ScanResult
 from redline.evaluation._result_backdoor import BackdoorSection
 from redline.evaluation._threat import parse_eps
@@ -188,8 +186,7 @@ class Policy(_Strict):
                 )
                 out.append(missing)
                 continue
-            pairs = zip(section.correct, section.radii, strict=True)
-            acc = accuracy(np.asarray([c and r >= rule.radius for c, r in pairs], dtype=bool))
+            acc = section.accuracy_at(rule.radius)
             what = f"certified accuracy (guarantee) at L2 radius {rule.radius:.6g}"
             out.append(_at_least(name, self._value(acc.value, acc.ci.low), rule.min_accuracy, what))
         return out

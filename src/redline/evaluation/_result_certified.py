@@ -50,5 +50,12 @@ class CertifiedSection(_Model):
 
     def at(self, radius: float) -> float:
         """Certified accuracy at any ``radius`` (from the per-sample radii)."""
-        hits = sum(c and r >= radius for c, r in zip(self.correct, self.radii, strict=True))
-        return hits / len(self.correct) if self.correct else 0.0
+        return self.accuracy_at(radius).value
+
+    def accuracy_at(self, radius: float) -> Accuracy:
+        """Certified accuracy at any ``radius``, with its Wilson 95% interval."""
+        from redline.evaluation._metrics import wilson
+
+        pairs = zip(self.correct, self.radii, strict=True)
+        hits, n = sum(c and r >= radius for c, r in pairs), len(self.correct)
+        return Accuracy(value=hits / n if n else 0.0, n=n, correct=hits, ci=wilson(hits, n))

@@ -6,9 +6,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
-from redline.evaluation._metrics import accuracy
 from redline.evaluation._result import Accuracy, ScanResult
 from redline.evaluation._result_certified import CertifiedSection
 from redline.reports._compare_parts import Change, accuracy_change
@@ -25,10 +22,7 @@ class CertifiedChange:
 
 
 def _at(section: CertifiedSection | None, radius: float) -> Accuracy | None:
-    if section is None:
-        return None
-    pairs = zip(section.correct, section.radii, strict=True)
-    return accuracy(np.asarray([c and r >= radius for c, r in pairs], dtype=bool))
+    return None if section is None else section.accuracy_at(radius)
 
 
 def certified_changes(a: ScanResult, b: ScanResult) -> tuple[CertifiedChange, ...]:
