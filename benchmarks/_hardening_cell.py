@@ -21,10 +21,11 @@ def _config(method: str, cell: Cell) -> Any:
     from redline.defenses import TrainConfig
 
     s = spec(cell.dataset)
+    name = {"fgsm-rs-noguard": "fgsm-rs", "pgd-at-half": "pgd-at"}.get(method, method)
     return TrainConfig(
-        method="fgsm-rs" if method == "fgsm-rs-noguard" else method,  # type: ignore[arg-type]
+        method=name,  # type: ignore[arg-type]
         norm="linf",
-        eps=s.headline,
+        eps=s.headline / 2 if method == "pgd-at-half" else s.headline,
         epochs=s.epochs,
         lr=s.lr,
         beta=s.beta,

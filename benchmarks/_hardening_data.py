@@ -29,8 +29,10 @@ Array = npt.NDArray[np.float32]
 Labels = npt.NDArray[np.int64]
 
 DATASETS = ("digits CNN", "breast_cancer MLP")
-METHODS = ("standard", "pgd-at", "trades", "fgsm-rs", "fgsm-rs-noguard")
-"""Trained per seed, same initial weights, same epochs, Adam, lr, batch 64."""
+METHODS = ("standard", "pgd-at", "trades", "fgsm-rs", "fgsm-rs-noguard", "pgd-at-half")
+"""Trained per seed, same initial weights, same epochs, Adam, lr, batch 64.
+``pgd-at-half`` is PGD-AT trained at half the headline eps: the training eps is the
+knob that trades robustness for clean accuracy."""
 CONTROL = "masked"
 """Not trained: the seed's standard model behind ``round(x * levels) / levels`` (zero
 gradients by construction), the positive control of the sanity checks."""

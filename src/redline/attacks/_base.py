@@ -122,6 +122,18 @@ class Attack(ABC):
             seconds=time.perf_counter() - t0,
         )
 
+    def perturb(self, target: Target, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Only the adversarial examples, for training loops: every sample is attacked
+        (no clean check) and no final forward pass or bookkeeping is done, but the inputs
+        are checked and the result is projected onto the eps ball and the bounds as in
+        :meth:`__call__`."""
+        x, y = self._prepare(target, x, y)
+        with target.session():
+            rng = torch.Generator(device=x.device).manual_seed(self.seed)
+            found = self.run(target, x, y, rng) if len(x) else None
+            x_adv = x.clone() if found is None else found.x_adv.detach().to(x.dtype)
+            return self._enforce(target, x, x_adv)
+
     def _prepare(
         self, target: Target, x: torch.Tensor, y: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:

@@ -173,7 +173,7 @@ def _step(
         with torch.no_grad(), target.session():
             clean = target.logits(x)
     attack = inner_attack(method, cfg.norm, cfg.eps, cfg.steps, seed, clean)  # type: ignore[arg-type]
-    x_adv = attack(target, x, y, assume_correct=True).x_adv
+    x_adv = attack.perturb(target, x, y)
     target.module.train()
     with torch.autocast(target.device.type, dtype=torch.float16, enabled=cfg.amp):
         adv_logits = target.forward(x_adv)
