@@ -74,7 +74,7 @@ def scan(
     certify: Annotated[
         str | None,
         typer.Option(
-            metavar="SIGMA|sigma=..,n=..,n0=..,alpha=..,samples=..",
+            metavar="SPEC",
             help="Also certify the model by randomized smoothing (L2, a guarantee kept apart "
             "from the empirical results): e.g. 0.25 or sigma=0.25,n=1000,alpha=0.001,samples=200.",
         ),
