@@ -6,6 +6,7 @@ import argparse
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -34,7 +35,9 @@ __all__ = [
     "mnist_arrays",
     "mnist_cnn",
     "prepare_process",
+    "redline_revision",
     "robust_accuracy",
+    "save_results",
     "table",
 ]
 
@@ -324,3 +327,24 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def redline_revision() -> str:
+    """The redline commit the run measured, and whether ``src/`` had uncommitted changes."""
+
+    def git(*cmd: str) -> str:
+        done = subprocess.run(["git", *cmd], cwd=ROOT, capture_output=True, text=True)
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    head = git("rev-parse", "--short", "HEAD") or "unknown"
+    dirty = " + uncommitted changes in src/" if git("status", "--porcelain", "src") else ""
+    return f"redline {head}{dirty}"
+
+
+def save_results(text: str, out: Path | None, name: str, quick: bool) -> None:
+    """Write a benchmark's Markdown to ``out``, by default
+    ``benchmarks/results/NAME[-quick].md``, and say where on stderr."""
+    out = out or ROOT / "benchmarks" / "results" / f"{name}{'-quick' if quick else ''}.md"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text + "\n")
+    print(f"\n(written to {out})", file=sys.stderr)

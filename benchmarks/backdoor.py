@@ -48,20 +48,22 @@ Run: ``python -m benchmarks.backdoor [--quick] [--workers 2]``.
 from __future__ import annotations
 
 import argparse
-import multiprocessing as mp
-import sys
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
 from benchmarks._backdoor_data import ATTACKS, DATASETS, RATES, Cell, Settings
 from benchmarks._backdoor_tables import group, render, targets
-from benchmarks._common import ROOT, base_parser, machine_line, prepare_process
+from benchmarks._common import (
+    base_parser,
+    machine_line,
+    prepare_process,
+    redline_revision,
+    save_results,
+)
+from benchmarks._pool import run_cells
 
 __all__ = ["main"]
-
-RESULTS = ROOT / "benchmarks" / "results"
 
 
 def _cells(args: argparse.Namespace, s: Settings) -> list[Cell]:
@@ -78,47 +80,20 @@ def _cells(args: argparse.Namespace, s: Settings) -> list[Cell]:
     return cells
 
 
-def _worker_init() -> None:
-    import torch
-
-    torch.set_num_threads(1)
-    torch.set_num_interop_threads(1)
-
-
 def _run(cells: list[Cell], workers: int) -> list[dict[str, Any]]:
-    """Run the cells on a spawn pool; progress on stderr; records back in cell order."""
+    """Every cell on the pool; records ordered by dataset, attack, rate and seed."""
     from benchmarks._backdoor_cell import run_cell
 
-    t0, done = time.perf_counter(), 0
-    out: dict[int, dict[str, Any]] = {}
-    ctx = mp.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init) as pool:
-        futures = {pool.submit(run_cell, c): i for i, c in enumerate(cells)}
-        for fut in as_completed(futures):
-            i, done = futures[fut], done + 1
-            out[i] = fut.result()
-            c = cells[i]
-            print(f"[{done}/{len(cells)} {time.perf_counter() - t0:.0f}s] {c.dataset} "
-                  f"{c.attack} {c.rate:g} seed {c.seed}", file=sys.stderr, flush=True)  # fmt: skip
+    def describe(c: Cell) -> str:
+        return f"{c.dataset} {c.attack} {c.rate:g} seed {c.seed}"
+
+    records = run_cells(run_cell, cells, workers, describe)
 
     def key(i: int) -> tuple[int, int, float, int]:
         c = cells[i]
         return DATASETS.index(c.dataset), ATTACKS.index(c.attack), c.rate, c.seed
 
-    return [out[i] for i in sorted(out, key=key)]
-
-
-def _revision() -> str:
-    """The redline commit the run measured, and whether ``src/`` had uncommitted changes."""
-    import subprocess
-
-    def git(*cmd: str) -> str:
-        done = subprocess.run(["git", *cmd], cwd=ROOT, capture_output=True, text=True)
-        return done.stdout.strip() if done.returncode == 0 else ""
-
-    head = git("rev-parse", "--short", "HEAD") or "unknown"
-    dirty = " + uncommitted changes in src/" if git("status", "--porcelain", "src") else ""
-    return f"redline {head}{dirty}"
+    return [records[i] for i in sorted(range(len(cells)), key=key)]
 
 
 def _summary(records: list[dict[str, Any]], wall: float, workers: int) -> str:
@@ -144,7 +119,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     prepare_process(args)
     s = Settings()
-    cells, revision = _cells(args, s), _revision()
+    cells, revision = _cells(args, s), redline_revision()
     t0 = time.perf_counter()
     records = _run(cells, args.workers)
     wall = time.perf_counter() - t0
@@ -162,10 +137,7 @@ def main(argv: list[str] | None = None) -> None:
         _summary(records, wall, args.workers),
     ])  # fmt: skip
     print(text)
-    out = args.out or RESULTS / ("backdoor-quick.md" if args.quick else "backdoor.md")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text + "\n")
-    print(f"\n(written to {out})", file=sys.stderr)
+    save_results(text, args.out, "backdoor", args.quick)
 
 
 if __name__ == "__main__":

@@ -27,22 +27,23 @@ Run: ``python -m benchmarks.hardening [--quick] [--workers 2]``.
 from __future__ import annotations
 
 import argparse
-import multiprocessing as mp
 import os
-import subprocess
-import sys
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
-from benchmarks._common import ROOT, base_parser, machine_line, prepare_process
+from benchmarks._common import (
+    base_parser,
+    machine_line,
+    prepare_process,
+    redline_revision,
+    save_results,
+)
 from benchmarks._hardening_data import DATASETS, Cell, spec
 from benchmarks._hardening_tables import render, smoothing_table, targets
+from benchmarks._pool import run_cells
 
 __all__ = ["main"]
-
-RESULTS = ROOT / "benchmarks" / "results"
 
 
 def _cells(args: argparse.Namespace) -> list[Cell]:
@@ -58,13 +59,6 @@ def _cells(args: argparse.Namespace) -> list[Cell]:
     return cells
 
 
-def _worker_init() -> None:
-    import torch
-
-    torch.set_num_threads(1)
-    torch.set_num_interop_threads(1)
-
-
 def _work(cell: Cell) -> dict[str, Any]:
     if cell.kind == "smoothing":
         from benchmarks._hardening_smooth import run_smoothing
@@ -76,31 +70,8 @@ def _work(cell: Cell) -> dict[str, Any]:
 
 
 def _run(cells: list[Cell], workers: int) -> list[dict[str, Any]]:
-    """Run the cells on a spawn pool; progress on stderr; records back in cell order."""
-    t0, done = time.perf_counter(), 0
-    out: dict[int, dict[str, Any]] = {}
-    ctx = mp.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init) as pool:
-        futures = {pool.submit(_work, c): i for i, c in enumerate(cells)}
-        for fut in as_completed(futures):
-            i, done = futures[fut], done + 1
-            out[i] = fut.result()
-            c = cells[i]
-            print(f"[{done}/{len(cells)} {time.perf_counter() - t0:.0f}s] {c.kind} {c.dataset} "
-                  f"seed {c.seed}", file=sys.stderr, flush=True)  # fmt: skip
-    return [out[i] for i in sorted(out)]
-
-
-def _revision() -> str:
-    """The redline commit the run measured, and whether ``src/`` had uncommitted changes."""
-
-    def git(*cmd: str) -> str:
-        done = subprocess.run(["git", *cmd], cwd=ROOT, capture_output=True, text=True)
-        return done.stdout.strip() if done.returncode == 0 else ""
-
-    head = git("rev-parse", "--short", "HEAD") or "unknown"
-    dirty = " + uncommitted changes in src/" if git("status", "--porcelain", "src") else ""
-    return f"redline {head}{dirty}"
+    """Every cell on the pool, records in cell order."""
+    return run_cells(_work, cells, workers, lambda c: f"{c.kind} {c.dataset} seed {c.seed}")
 
 
 def _load() -> str:
@@ -120,7 +91,7 @@ def main(argv: list[str] | None = None) -> None:
     prepare_process(args)
     if args.device != "cpu":
         raise SystemExit("the hardening benchmark times CPU training: run it with --device cpu")
-    cells, revision, load0 = _cells(args), _revision(), _load()
+    cells, revision, load0 = _cells(args), redline_revision(), _load()
     t0 = time.perf_counter()
     records = _run(cells, args.workers)
     wall = time.perf_counter() - t0
@@ -140,10 +111,7 @@ def main(argv: list[str] | None = None) -> None:
         f"{args.workers} worker(s).",
     ])  # fmt: skip
     print(text)
-    out = args.out or RESULTS / ("hardening-quick.md" if args.quick else "hardening.md")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text + "\n")
-    print(f"\n(written to {out})", file=sys.stderr)
+    save_results(text, args.out, "hardening", args.quick)
 
 
 if __name__ == "__main__":

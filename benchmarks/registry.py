@@ -50,7 +50,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from benchmarks import _registry_mlflow
-from benchmarks._common import cpu_name
+from benchmarks._common import ROOT, cpu_name, redline_revision, save_results
 from benchmarks._registry_ops import MODEL, WORKLOADS, Report, Spec, setup
 
 if TYPE_CHECKING:
@@ -58,8 +58,6 @@ if TYPE_CHECKING:
 
 __all__ = ["main"]
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results"
 SERVER_ENV = "REDLINE_BENCH_POSTGRES"
 LABELS = {
     "register": "register (1 KiB artifact)",
@@ -392,16 +390,6 @@ def _filesystem(path: Path) -> str:
     return f"{best[1]} ({best[2]} on {best[0]})"
 
 
-def _revision() -> str:
-    def git(*cmd: str) -> str:
-        done = subprocess.run(["git", *cmd], cwd=ROOT, capture_output=True, text=True)
-        return done.stdout.strip() if done.returncode == 0 else ""
-
-    head = git("rev-parse", "--short", "HEAD") or "unknown"
-    dirty = " + uncommitted changes in src/" if git("status", "--porcelain", "src") else ""
-    return f"redline {head}{dirty}"
-
-
 def machine(workdir: Path, pg: Backend | None, why: str) -> str:
     """The machine and the durability settings, for the table."""
     import psycopg
@@ -412,7 +400,7 @@ def machine(workdir: Path, pg: Backend | None, why: str) -> str:
         f"Machine: {cores} cores ({cpu_name()}), Python {platform.python_version()}, "
         f"SQLite {sqlite3.sqlite_version}, SQLAlchemy {sqlalchemy.__version__}, "
         f"psycopg {psycopg.__version__}; databases and artifacts on {_filesystem(workdir)}; "
-        f"{_revision()}.",
+        f"{redline_revision()}.",
         "Durability: SQLite journal_mode=WAL, synchronous=FULL, BEGIN IMMEDIATE (checked "
         "on every store); artifacts written with fsync of the file and its directory.",
     ]
@@ -544,10 +532,7 @@ def main(argv: list[str] | None = None) -> None:
     print(body)
     if args.only and args.out is None:
         return
-    out = args.out or RESULTS / ("registry-quick.md" if args.quick else "registry.md")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(body + "\n")
-    print(f"\n(written to {out})", file=sys.stderr)
+    save_results(body, args.out, "registry", args.quick)
 
 
 if __name__ == "__main__":
