@@ -63,14 +63,7 @@ def run_certify(req: CertifyRequest) -> tuple[CertifyResult, str]:
     data = load_data(req.data, label_column=req.label_column, bounds=target.bounds).take(req.limit)
     with target.session():
         target.logits(torch.as_tensor(data.x[:2]).to(target.device))  # shape check, early
-    smoothed = SmoothedClassifier(
-        target.module,
-        req.sigma,
-        bounds=target.bounds,
-        mean=target.mean,
-        std=target.std,
-        batch_size=req.batch_size,
-    )
+    smoothed = SmoothedClassifier.of(target, req.sigma, batch_size=req.batch_size)
     result = certify_dataset(
         smoothed, data.x, data.y, n0=req.n0, n=req.n, alpha=req.alpha, seed=req.seed
     )

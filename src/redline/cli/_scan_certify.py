@@ -69,10 +69,7 @@ def certify_section(
     input contract (the smoothed classifier is the base model under Gaussian noise)."""
     from redline.defenses import SmoothedClassifier, certify_dataset
 
-    smoothed = SmoothedClassifier(
-        target.module, spec.sigma, bounds=target.bounds, mean=target.mean, std=target.std,
-        batch_size=spec.batch,
-    )  # fmt: skip
+    smoothed = SmoothedClassifier.of(target, spec.sigma, batch_size=spec.batch)
     count = len(y) if spec.samples is None else min(spec.samples, len(y))
     with target.session():
         found = certify_dataset(

@@ -133,6 +133,19 @@ class SmoothedClassifier:
         self.target = TorchTarget(module, bounds=bounds, mean=mean, std=std)
         self.batch_size = int(batch_size)
 
+    @classmethod
+    def of(cls, target: TorchTarget, sigma: float, *, batch_size: int = 1000) -> SmoothedClassifier:
+        """Smoothing of a target's module under the target's input contract (bounds,
+        mean, std)."""
+        return cls(
+            target.module,
+            sigma,
+            bounds=target.bounds,
+            mean=target.mean,
+            std=target.std,
+            batch_size=batch_size,
+        )
+
     @property
     def forward_passes(self) -> int:
         """Forward passes of the base model so far (one per noisy copy)."""
