@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import json
 import os
+import random
+import sqlite3
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -66,7 +69,7 @@ def _sqlite_engine(url: sa.URL) -> Engine:
     def _connect(dbapi: Any, _: Any) -> None:
         dbapi.isolation_level = None  # redline issues BEGIN itself
         cursor = dbapi.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        _wal(cursor)
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.close()
@@ -76,6 +79,21 @@ def _sqlite_engine(url: sa.URL) -> Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+def _wal(cursor: Any, patience: float = 60.0) -> None:
+    """``PRAGMA journal_mode=WAL``, retried while the file is locked: switching a new
+    file to WAL needs a lock SQLite does not wait for through the busy timeout, so two
+    first opens of one file used to fail "database is locked" (4 of 240 here)."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.005 + 0.02 * random.random())
 
 
 def _migrate(engine: Engine) -> None:
