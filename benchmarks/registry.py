@@ -159,7 +159,7 @@ def judged_scan() -> ScanResult:
     from redline import TorchTarget
     from redline.datasets import load_breast_cancer
     from redline.evaluation import scan
-    from redline.evaluation._result import PolicyFinding, PolicyVerdict
+    from redline.results import PolicyFinding, PolicyVerdict
     from redline.zoo import mlp
 
     torch.set_num_threads(1)

@@ -121,7 +121,7 @@ def test_check_ids_match_the_checks_run(digits_scan: ScanResult) -> None:
 
 
 def _section(anomaly: list[float], suspicious: list[int]) -> object:
-    from redline.evaluation._result_backdoor import (
+    from redline.results import (
         BackdoorSection,
         DataDetection,
         Histogram,

@@ -8,6 +8,8 @@ import sys
 import redline
 import redline.attacks
 import redline.evaluation
+import redline.results
+import redline.results.metrics
 
 
 def test_top_level_names() -> None:
@@ -50,3 +52,67 @@ def test_cli_help_does_not_import_torch() -> None:
     code = "import redline.cli.main, sys; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_results_names() -> None:
+    """The ground floor's schema: every layer imports these names from here."""
+    assert redline.results.__all__ == [
+        "CHECK_IDS",
+        "SCHEMA_VERSION",
+        "Accuracy",
+        "AttackConfig",
+        "AttackStats",
+        "BackdoorSection",
+        "CertifiedPoint",
+        "CertifiedSection",
+        "CheckResult",
+        "CheckStatus",
+        "CleanResult",
+        "Cost",
+        "CurvePoint",
+        "DataDetection",
+        "DataInfo",
+        "DetectorClass",
+        "Environment",
+        "EpsResult",
+        "Example",
+        "GroupAccuracy",
+        "Histogram",
+        "Interval",
+        "MinimalPerturbation",
+        "ModelDetection",
+        "PoisonInfo",
+        "PolicyFinding",
+        "PolicyVerdict",
+        "Reliability",
+        "RepairSummary",
+        "ReversedTrigger",
+        "Samples",
+        "ScanConfig",
+        "ScanResult",
+        "StripSummary",
+        "TargetInfo",
+        "load_result",
+        "parse_eps",
+        "result_from_dict",
+        "wilson",
+    ]
+    assert redline.results.metrics.__all__ == [
+        "accuracy",
+        "ece",
+        "group_accuracies",
+        "reliability",
+        "wilson",
+    ]
+    assert redline.ScanResult is redline.results.ScanResult is redline.evaluation.ScanResult
+
+
+def test_results_import_no_math_and_no_page() -> None:
+    """Reading a result (policy, registry, reports) must not pull torch, numpy or a page."""
+    code = (
+        "import redline.results, redline.policy, sys; "
+        "print(sorted(m for m in ('torch', 'numpy', 'sklearn', 'redline.reports', "
+        "'redline.evaluation') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

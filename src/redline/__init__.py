@@ -13,7 +13,8 @@ from redline._version import __version__
 
 if TYPE_CHECKING:
     from redline.errors import InputError, RedlineError
-    from redline.evaluation import ScanResult, scan, scan_backdoor
+    from redline.evaluation import scan, scan_backdoor
+    from redline.results import ScanResult
     from redline.policy import Policy, load_policy
     from redline.targets import CallableTarget, Target, TorchTarget
 
@@ -36,7 +37,7 @@ _WHERE = {
     "InputError": "redline.errors",
     "Policy": "redline.policy",
     "RedlineError": "redline.errors",
-    "ScanResult": "redline.evaluation",
+    "ScanResult": "redline.results",
     "Target": "redline.targets",
     "TorchTarget": "redline.targets",
     "load_policy": "redline.policy",

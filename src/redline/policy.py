@@ -31,10 +31,14 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, PrivateAttr, ValidationError, field_validator
 
 from redline.errors import InputError
-from redline.evaluation._checks_base import CHECK_IDS
-from redline.evaluation._result import PolicyFinding, PolicyVerdict, ScanResult
-from redline.evaluation._result_backdoor import BackdoorSection
-from redline.evaluation._threat import parse_eps
+from redline.results import (
+    CHECK_IDS,
+    BackdoorSection,
+    PolicyFinding,
+    PolicyVerdict,
+    ScanResult,
+    parse_eps,
+)
 
 __all__ = [
     "BackdoorRules",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from redline.evaluation._metrics import accuracy, ece, group_accuracies, reliability, wilson
+from redline.results.metrics import accuracy, ece, group_accuracies, reliability, wilson
 
 
 @pytest.mark.parametrize(

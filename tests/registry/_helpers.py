@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from redline.evaluation import ScanResult
-from redline.evaluation._result import PolicyFinding, PolicyVerdict
 from redline.registry import Store, record_scan, register
+from redline.results import PolicyFinding, PolicyVerdict
 
 
 def judged(result: ScanResult, passed: bool) -> ScanResult:

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from redline.evaluation._result import (
+from redline.results import (
     Accuracy,
     AttackConfig,
     AttackStats,

@@ -18,8 +18,6 @@ from PIL import Image, ImageStat
 from redline.datasets import Dataset, manifest
 from redline.errors import InputError
 from redline.evaluation import ScanResult
-from redline.evaluation._result import PolicyFinding, PolicyVerdict
-from redline.evaluation._result_backdoor import BackdoorSection
 from redline.registry import (
     Store,
     add_note,
@@ -40,6 +38,7 @@ from redline.reports import (
     load_intended_use,
 )
 from redline.reports._format import fmt_ci, fmt_pct
+from redline.results import BackdoorSection, PolicyFinding, PolicyVerdict
 
 NOTE = "retrained on Q3 <script>alert(1)</script> & friends"
 INCIDENT = "False positives spike in <b>EU</b>"

@@ -13,12 +13,6 @@ from tests.registry._helpers import judged
 from redline.cli import main as cli_main
 from redline.errors import InputError
 from redline.evaluation import ScanResult
-from redline.evaluation._result import (
-    Accuracy,
-    Interval,
-    PolicyFinding,
-    PolicyVerdict,
-)
 from redline.registry import open_store, record_scan, register
 from redline.reports import (
     Comparison,
@@ -26,6 +20,12 @@ from redline.reports import (
     compare_html,
     compare_markdown,
     compare_results,
+)
+from redline.results import (
+    Accuracy,
+    Interval,
+    PolicyFinding,
+    PolicyVerdict,
 )
 
 

@@ -17,18 +17,6 @@ import pytest
 from PIL import Image, ImageStat
 
 from redline.errors import InputError
-from redline.evaluation._result import ScanResult
-from redline.evaluation._result_backdoor import (
-    BackdoorSection,
-    DataDetection,
-    DetectorClass,
-    Histogram,
-    ModelDetection,
-    PoisonInfo,
-    RepairSummary,
-    ReversedTrigger,
-    StripSummary,
-)
 from redline.reports import (
     REPORT_FILES,
     render_html,
@@ -40,6 +28,18 @@ from redline.reports import (
 )
 from redline.reports._backdoor import histogram_chart
 from redline.reports._svg import COLORS
+from redline.results import (
+    BackdoorSection,
+    DataDetection,
+    DetectorClass,
+    Histogram,
+    ModelDetection,
+    PoisonInfo,
+    RepairSummary,
+    ReversedTrigger,
+    ScanResult,
+    StripSummary,
+)
 
 NAMES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 ANOMALY = [3.61, -0.42, 0.35, 1.12, -1.05, 0.08, -0.3, 0.77, -0.61, 0.19]

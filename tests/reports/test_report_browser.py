@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageStat
 
-from redline.evaluation._result import ScanResult
 from redline.reports import write_html
+from redline.results import ScanResult
 
 pytestmark = pytest.mark.browser
 

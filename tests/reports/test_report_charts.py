@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 
-from redline.evaluation._result import GroupAccuracy, ScanResult
 from redline.reports._charts import (
     MAX_CLASSES,
     broken_by_chart,
@@ -14,6 +13,7 @@ from redline.reports._charts import (
     robustness_chart,
 )
 from redline.reports._svg import inline_svg
+from redline.results import GroupAccuracy, ScanResult
 
 
 def _texts(svg: str) -> list[str]:

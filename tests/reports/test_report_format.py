@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from redline.evaluation._result import ScanResult
 from redline.reports._format import (
     fmt_eps,
     fmt_num,
@@ -13,6 +12,7 @@ from redline.reports._format import (
     sorted_checks,
     status_counts,
 )
+from redline.results import ScanResult
 
 
 @pytest.mark.parametrize(

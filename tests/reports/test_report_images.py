@@ -10,8 +10,8 @@ import pytest
 from PIL import Image
 
 from redline.errors import InputError
-from redline.evaluation._result import ScanResult
 from redline.reports._images import example_views, image_uri, perturbation_uri
+from redline.results import ScanResult
 
 
 def _decode(uri: str) -> Image.Image:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from redline.evaluation._result import ScanResult
 from redline.reports import render_junit, write_junit
+from redline.results import ScanResult
 
 
 def _suite(result: ScanResult) -> ET.Element:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from redline.evaluation._result import ScanResult
 from redline.reports import render_markdown, write_markdown
 from redline.reports._format import fmt_ci, fmt_pct
+from redline.results import ScanResult
 
 
 def test_headline_table(image_result: ScanResult) -> None:

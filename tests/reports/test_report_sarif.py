@@ -6,9 +6,9 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from redline.evaluation._result import ScanResult
 from redline.reports import render_sarif, write_sarif
 from redline.reports._sarif import artifact_uri
+from redline.results import ScanResult
 
 
 def test_log_shape(image_result: ScanResult) -> None:

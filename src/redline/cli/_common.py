@@ -11,7 +11,7 @@ if TYPE_CHECKING:
 
     from redline.defenses import RepairResult
     from redline.evaluation import ScanResult
-    from redline.evaluation._result_backdoor import BackdoorSection
+    from redline.results import BackdoorSection
 
 __all__ = ["parse_floats", "print_backdoor", "print_repair", "print_summary"]
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, fields
 import torch
 
 from redline.errors import InputError
-from redline.evaluation._result_certified import CertifiedSection
+from redline.results import CertifiedSection
 from redline.targets import TorchTarget
 
 __all__ = ["CertifySpec", "certify_section", "parse_certify"]

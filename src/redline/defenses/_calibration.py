@@ -16,7 +16,7 @@ from redline.errors import InputError
 from redline.targets import TorchTarget
 
 if TYPE_CHECKING:  # redline.evaluation imports redline.defenses: import it lazily
-    from redline.evaluation._result import Reliability
+    from redline.results import Reliability
 
 __all__ = [
     "CalibrationMetrics",
@@ -65,7 +65,7 @@ class CalibrationResult:
 
 def calibration_metrics(logits: torch.Tensor, y: torch.Tensor) -> CalibrationMetrics:
     """ECE, NLL, accuracy and reliability bins of ``logits`` against labels ``y``."""
-    from redline.evaluation._metrics import ece, reliability
+    from redline.results.metrics import ece, reliability
 
     probs = F.softmax(logits.double(), dim=1)
     conf, pred = probs.max(dim=1)

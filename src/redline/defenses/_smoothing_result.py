@@ -23,7 +23,7 @@ from redline.defenses._smoothing import SmoothedClassifier, check_sampling
 from redline.errors import InputError
 
 if TYPE_CHECKING:
-    from redline.evaluation._result_certified import CertifiedSection
+    from redline.results import CertifiedSection
 
 __all__ = ["GUARANTEE", "CertifyResult", "certify_dataset"]
 
@@ -103,8 +103,8 @@ class CertifyResult:
     def section(self) -> CertifiedSection:
         """These certificates as a scan result's ``certified`` section (Wilson intervals
         over the samples on every point of the curve)."""
-        from redline.evaluation._metrics import accuracy
-        from redline.evaluation._result_certified import CertifiedPoint, CertifiedSection
+        from redline.results import CertifiedPoint, CertifiedSection
+        from redline.results.metrics import accuracy
 
         correct = np.asarray(self.correct, dtype=bool)
         radii = np.asarray(self.radii, dtype=float)

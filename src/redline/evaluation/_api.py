@@ -18,7 +18,10 @@ from redline.errors import InputError
 from redline.evaluation._checks_base import CheckContext
 from redline.evaluation._collect import Collector, minimal_summary
 from redline.evaluation._progress import Progress
-from redline.evaluation._result import (
+from redline.evaluation._scan import ModelInfo, ScanPlan, make_plan, resolve_threat, scan_batches
+from redline.evaluation._suite import Suite
+from redline.evaluation.checks import CHECKS, run_checks
+from redline.results import (
     AttackConfig,
     CheckResult,
     Cost,
@@ -29,9 +32,6 @@ from redline.evaluation._result import (
     ScanResult,
     TargetInfo,
 )
-from redline.evaluation._scan import ModelInfo, ScanPlan, make_plan, resolve_threat, scan_batches
-from redline.evaluation._suite import Suite
-from redline.evaluation.checks import CHECKS, run_checks
 from redline.targets import Target
 
 __all__ = ["scan"]

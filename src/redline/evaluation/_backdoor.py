@@ -22,15 +22,6 @@ from redline.evaluation._backdoor_parts import (
     strip_summary,
 )
 from redline.evaluation._collect import softmax_stats
-from redline.evaluation._metrics import accuracy, ece, group_accuracies, reliability
-from redline.evaluation._result import CleanResult, Cost, Samples, ScanConfig, ScanResult
-from redline.evaluation._result_backdoor import (
-    BackdoorSection,
-    DataDetection,
-    ModelDetection,
-    PoisonInfo,
-    StripSummary,
-)
 from redline.evaluation._scan import ModelInfo
 from redline.poisoning import PoisonedData, attack_success_rate, triggered_test_set
 from redline.poisoning.detection import (
@@ -41,6 +32,19 @@ from redline.poisoning.detection import (
 )
 from redline.poisoning.detection.cleanse import MIN_SAMPLES
 from redline.poisoning.detection.strip import MIN_CALIBRATION
+from redline.results import (
+    BackdoorSection,
+    CleanResult,
+    Cost,
+    DataDetection,
+    ModelDetection,
+    PoisonInfo,
+    Samples,
+    ScanConfig,
+    ScanResult,
+    StripSummary,
+)
+from redline.results.metrics import accuracy, ece, group_accuracies, reliability
 from redline.targets import TorchTarget
 
 __all__ = [

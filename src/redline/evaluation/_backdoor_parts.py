@@ -10,7 +10,8 @@ import numpy.typing as npt
 import torch
 
 from redline.defenses import RepairResult
-from redline.evaluation._result_backdoor import (
+from redline.poisoning.detection import STRIP, NeuralCleanse, TrainingDataDetector
+from redline.results import (
     DataDetection,
     DetectorClass,
     Histogram,
@@ -19,7 +20,6 @@ from redline.evaluation._result_backdoor import (
     ReversedTrigger,
     StripSummary,
 )
-from redline.poisoning.detection import STRIP, NeuralCleanse, TrainingDataDetector
 from redline.targets import TorchTarget
 
 __all__ = [

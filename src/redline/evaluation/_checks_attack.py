@@ -10,7 +10,7 @@ from redline.attacks import FGSM, PGD, Attack
 from redline.attacks._geometry import enforce, lp_norm, random_in_ball
 from redline.attacks._registry import make_attack
 from redline.evaluation._checks_base import CheckContext, finding, graded, rng_for, tolerance
-from redline.evaluation._result import CheckResult, CheckStatus
+from redline.results import CheckResult, CheckStatus
 
 __all__ = [
     "check_blackbox_gap",

@@ -9,23 +9,11 @@ from typing import Any
 import torch
 
 from redline.attacks._geometry import Norm
-from redline.evaluation._result import CheckResult, CheckStatus
 from redline.evaluation._suite import Suite
+from redline.results import CHECK_IDS, CheckResult, CheckStatus
 from redline.targets import Target
 
 __all__ = ["CHECK_IDS", "CheckContext", "finding", "graded", "rng_for", "tolerance"]
-
-CHECK_IDS = (
-    "gradients",
-    "determinism",
-    "validity",
-    "eps-sweep",
-    "convergence",
-    "single-step",
-    "noise",
-    "black-box-gap",
-)
-"""Ids of every sanity check, in report order (policy files name them)."""
 
 
 @dataclass(frozen=True)

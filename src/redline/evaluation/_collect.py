@@ -9,8 +9,8 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
-from redline.evaluation._metrics import accuracy, ece, group_accuracies, reliability
-from redline.evaluation._result import (
+from redline.evaluation._suite import AttackRun
+from redline.results import (
     AttackStats,
     CleanResult,
     CurvePoint,
@@ -19,7 +19,7 @@ from redline.evaluation._result import (
     MinimalPerturbation,
     Samples,
 )
-from redline.evaluation._suite import AttackRun
+from redline.results.metrics import accuracy, ece, group_accuracies, reliability
 
 __all__ = ["BatchRecord", "Collector"]
 

@@ -15,9 +15,9 @@ from redline.attacks._registry import make_attack
 from redline.errors import InputError
 from redline.evaluation._collect import MINIMAL, BatchRecord, Collector, softmax_stats
 from redline.evaluation._progress import Progress
-from redline.evaluation._result import Example
 from redline.evaluation._suite import Suite, get_suite
 from redline.evaluation._threat import Threat, parse_threat
+from redline.results import Example
 from redline.targets import Target
 
 __all__ = ["ModelInfo", "ScanPlan", "scan_batches"]

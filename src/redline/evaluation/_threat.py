@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from fractions import Fraction
 
 from redline.attacks._geometry import NORMS, Norm
 from redline.errors import InputError
+from redline.results import parse_eps
 
 __all__ = ["Threat", "parse_eps", "parse_threat"]
 
@@ -17,17 +17,6 @@ class Threat:
 
     norm: Norm
     eps: tuple[float, ...]
-
-
-def parse_eps(text: str) -> float:
-    """One eps: a decimal or a fraction such as ``8/255``; must be > 0."""
-    try:
-        value = float(Fraction(text.strip()))
-    except (ValueError, ZeroDivisionError):
-        raise InputError(f"eps {text!r} is not a number (use e.g. 0.1 or 8/255)") from None
-    if not value > 0:
-        raise InputError(f"eps must be > 0, got {text!r}")
-    return value
 
 
 def parse_threat(text: str) -> Threat:

@@ -21,7 +21,7 @@ from redline.evaluation._checks_attack import (
     check_single_step,
 )
 from redline.evaluation._checks_base import CheckContext, finding, rng_for
-from redline.evaluation._result import CheckResult, CheckStatus
+from redline.results import CheckResult, CheckStatus
 
 __all__ = ["CHECKS", "run_checks"]
 

@@ -33,7 +33,7 @@ class ScanRecord:
 
     def scan_result(self) -> ScanResult:
         """The stored JSON as a :class:`~redline.evaluation.ScanResult`."""
-        from redline.evaluation._schema import result_from_dict
+        from redline.results import result_from_dict
 
         return result_from_dict(self.result, f"scan #{self.id}")
 

@@ -10,19 +10,19 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import PercentFormatter
 
 from redline.errors import InputError
-from redline.evaluation._result import ScanResult
-from redline.evaluation._result_backdoor import (
+from redline.reports._charts import MAX_CLASSES
+from redline.reports._format import fmt_num
+from redline.reports._images import as_chw, image_uri
+from redline.reports._svg import COLORS, figure, plain
+from redline.results import (
     BackdoorSection,
     DataDetection,
     Histogram,
     ModelDetection,
     ReversedTrigger,
+    ScanResult,
     StripSummary,
 )
-from redline.reports._charts import MAX_CLASSES
-from redline.reports._format import fmt_num
-from redline.reports._images import as_chw, image_uri
-from redline.reports._svg import COLORS, figure, plain
 
 __all__ = [
     "MAX_TRIGGERS",

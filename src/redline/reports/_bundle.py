@@ -10,7 +10,7 @@ from pathlib import Path
 
 from redline._atomic import umask
 from redline.errors import InputError
-from redline.evaluation._result import ScanResult
+from redline.results import ScanResult
 
 __all__ = ["REPORT_FILES", "check_output_dir", "write_report_dir"]
 

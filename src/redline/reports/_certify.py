@@ -6,9 +6,9 @@ from __future__ import annotations
 from html import escape
 from typing import TYPE_CHECKING
 
-from redline.evaluation._result_certified import CertifiedSection
 from redline.reports._charts import _percent_axis
 from redline.reports._svg import COLORS, figure
+from redline.results import CertifiedSection
 
 if TYPE_CHECKING:
     from redline.defenses._smoothing_result import CertifyResult

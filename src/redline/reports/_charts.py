@@ -9,15 +9,15 @@ from matplotlib.axes import Axes
 from matplotlib.colors import LinearSegmentedColormap, to_hex
 from matplotlib.ticker import PercentFormatter
 
-from redline.evaluation._result import (
+from redline.reports._format import fmt_eps, fmt_pct, norm_label
+from redline.reports._svg import ATTACK_COLORS, COLORS, figure, plain
+from redline.results import (
     EpsResult,
     GroupAccuracy,
     MinimalPerturbation,
     Reliability,
     ScanResult,
 )
-from redline.reports._format import fmt_eps, fmt_pct, norm_label
-from redline.reports._svg import ATTACK_COLORS, COLORS, figure, plain
 
 __all__ = [
     "MAX_CLASSES",

@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from redline.errors import InputError
-from redline.evaluation._result import GroupAccuracy, ScanResult
 from redline.reports._compare_certified import CertifiedChange, certified_changes
 from redline.reports._compare_format import explain, fmt_delta, fmt_side
 from redline.reports._compare_parts import (
@@ -33,6 +32,7 @@ from redline.reports._compare_parts import (
     training_rows,
 )
 from redline.reports._format import fmt_eps, norm_label
+from redline.results import GroupAccuracy, ScanResult
 
 __all__ = ["Comparison", "EpsChange", "compare_results", "lineage_line", "summary_line"]
 

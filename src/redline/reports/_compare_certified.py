@@ -6,9 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from redline.evaluation._result import Accuracy, ScanResult
-from redline.evaluation._result_certified import CertifiedSection
 from redline.reports._compare_parts import Change, accuracy_change
+from redline.results import Accuracy, CertifiedSection, ScanResult
 
 __all__ = ["CertifiedChange", "certified_changes"]
 

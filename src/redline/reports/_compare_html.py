@@ -10,7 +10,6 @@ from jinja2 import Environment
 from markupsafe import Markup
 from matplotlib.ticker import PercentFormatter
 
-from redline.evaluation._result import ScanResult
 from redline.reports._compare import Comparison, lineage_line, summary_line
 from redline.reports._compare_format import fmt_ci_pair, fmt_delta, fmt_kind, fmt_side
 from redline.reports._compare_parts import Change
@@ -25,6 +24,7 @@ from redline.reports._format import (
 )
 from redline.reports._html import jinja_environment
 from redline.reports._svg import COLORS, figure, plain
+from redline.results import ScanResult
 
 __all__ = ["compare_chart", "compare_html"]
 

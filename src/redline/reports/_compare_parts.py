@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from redline.evaluation._result import Accuracy, CheckResult, CheckStatus, PolicyVerdict
+from redline.results import Accuracy, CheckResult, CheckStatus, PolicyVerdict
 
 if TYPE_CHECKING:
     from redline.registry import VersionInfo

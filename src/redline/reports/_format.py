@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from redline.errors import InputError
-from redline.evaluation._result import Accuracy, CheckResult, ScanResult
+from redline.results import Accuracy, CheckResult, ScanResult
 
 __all__ = [
     "STATUS_ORDER",

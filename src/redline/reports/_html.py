@@ -10,7 +10,6 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
-from redline.evaluation._result import Accuracy, GroupAccuracy, ScanResult
 from redline.reports._backdoor import VERDICT_TONES, backdoor_view
 from redline.reports._certify import certify_chart
 from redline.reports._charts import reliability_chart, render_charts
@@ -28,6 +27,7 @@ from redline.reports._format import (
     write_text,
 )
 from redline.reports._images import example_views
+from redline.results import Accuracy, GroupAccuracy, ScanResult
 
 __all__ = ["GroupRow", "Tile", "render_html", "write_html"]
 

@@ -13,8 +13,8 @@ from matplotlib import colormaps
 from PIL import Image
 
 from redline.errors import InputError
-from redline.evaluation._result import Example, ScanResult
 from redline.reports._format import class_name, fmt_eps
+from redline.results import Example, ScanResult
 
 __all__ = [
     "THUMB_PX",

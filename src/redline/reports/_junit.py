@@ -5,8 +5,8 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from redline.evaluation._result import CheckResult, PolicyFinding, ScanResult
 from redline.reports._format import fmt_value, write_text
+from redline.results import CheckResult, PolicyFinding, ScanResult
 
 __all__ = ["render_junit", "write_junit"]
 

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from redline.evaluation._result import ScanResult
-from redline.evaluation._result_backdoor import BackdoorSection
-from redline.evaluation._result_certified import CertifiedSection
 from redline.reports._format import (
     class_name,
     fmt_ci,
@@ -19,6 +16,7 @@ from redline.reports._format import (
     status_counts,
     write_text,
 )
+from redline.results import BackdoorSection, CertifiedSection, ScanResult
 
 __all__ = ["render_markdown", "write_markdown"]
 

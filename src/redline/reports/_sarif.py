@@ -8,8 +8,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import quote
 
-from redline.evaluation._result import ScanResult
 from redline.reports._format import fmt_value, write_text
+from redline.results import ScanResult
 
 __all__ = [
     "SARIF_SCHEMA",

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import Field
+
+from redline.results._common import _Model
 
 __all__ = [
     "BackdoorSection",
@@ -17,10 +19,6 @@ __all__ = [
     "ReversedTrigger",
     "StripSummary",
 ]
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
 class Histogram(_Model):
@@ -126,7 +124,7 @@ class BackdoorSection(_Model):
 
     verdict: Literal["clean", "suspicious", "trojaned"]
     summary: str
-    data: list[DataDetection] = []
+    data: list[DataDetection] = Field(default_factory=list)
     model: ModelDetection | None = None
     strip: StripSummary | None = None
     repair: RepairSummary | None = None

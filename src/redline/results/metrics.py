@@ -1,33 +1,18 @@
-"""Statistics for scan results: Wilson intervals, calibration, per-group accuracy."""
+"""Statistics for results: accuracy with its Wilson interval, calibration (ECE, reliability),
+per-group accuracy. Needs numpy; the schema types in ``redline.results`` do not."""
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 import numpy.typing as npt
 
-from redline.evaluation._result import Accuracy, GroupAccuracy, Interval, Reliability
+from redline.results._common import Accuracy, wilson
+from redline.results._scan import GroupAccuracy, Reliability
 
 __all__ = ["accuracy", "ece", "group_accuracies", "reliability", "wilson"]
 
 BoolArray = npt.NDArray[np.bool_]
 FloatArray = npt.NDArray[np.floating]
-
-
-def wilson(correct: int, n: int, z: float = 1.959964) -> Interval:
-    """Wilson score interval for a binomial proportion (95% by default).
-
-    Unlike the normal approximation it stays inside [0, 1] and is honest at 0% or 100%,
-    which is exactly where robust accuracies live.
-    """
-    if n == 0:
-        return Interval(low=0.0, high=1.0)
-    p = correct / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return Interval(low=max(0.0, centre - half), high=min(1.0, centre + half))
 
 
 def accuracy(correct: BoolArray) -> Accuracy:

@@ -1,4 +1,7 @@
-"""The scan result: a versioned, JSON-serialisable record that every report is built from."""
+"""The scan result: a versioned, JSON-serialisable record that every report is built from.
+
+Results are data: pages are rendered by ``redline.reports.write_html(result, path)``, never
+by the result itself, so this floor imports nothing above it."""
 
 from __future__ import annotations
 
@@ -7,11 +10,12 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from redline.evaluation._result_backdoor import BackdoorSection
-from redline.evaluation._result_certified import CertifiedPoint, CertifiedSection
-from redline.evaluation._result_common import Accuracy, Interval, _Model
+from redline.results._backdoor import BackdoorSection
+from redline.results._certified import CertifiedPoint, CertifiedSection
+from redline.results._common import Accuracy, Interval, _Model
 
 __all__ = [
+    "CHECK_IDS",
     "SCHEMA_VERSION",
     "Accuracy",
     "AttackStats",
@@ -41,6 +45,17 @@ __all__ = [
 SCHEMA_VERSION = "1.2"
 """Minor versions only add optional fields; readers accept any 1.x."""
 CheckStatus = Literal["PASS", "WARN", "FAIL", "SKIP"]
+CHECK_IDS = (
+    "gradients",
+    "determinism",
+    "validity",
+    "eps-sweep",
+    "convergence",
+    "single-step",
+    "noise",
+    "black-box-gap",
+)
+"""Ids of every sanity check, in report order (policy files name them)."""
 
 
 class GroupAccuracy(_Model):
@@ -241,7 +256,8 @@ class PolicyVerdict(_Model):
 
 
 class ScanResult(_Model):
-    """Everything a scan found. JSON is the source of truth; HTML/JUnit/SARIF derive from it."""
+    """Everything a scan found. JSON is the source of truth; HTML/JUnit/SARIF derive from it
+    (``redline.reports``)."""
 
     schema_version: str = SCHEMA_VERSION
     created_at: str
@@ -273,12 +289,6 @@ class ScanResult(_Model):
     @classmethod
     def from_json(cls, path: str | Path) -> ScanResult:
         """Read a result written by :meth:`to_json` (schema version checked)."""
-        from redline.evaluation._schema import load_result
+        from redline.results._schema import load_result
 
         return load_result(Path(path))
-
-    def to_html(self, path: str | Path) -> None:
-        """Write the self-contained HTML report."""
-        from redline.reports import write_html
-
-        write_html(self, Path(path))

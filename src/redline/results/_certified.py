@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from redline.evaluation._result_common import Accuracy, _Model
+from redline.results._common import Accuracy, _Model, wilson
 
 __all__ = ["CertifiedPoint", "CertifiedSection"]
 
@@ -54,8 +54,6 @@ class CertifiedSection(_Model):
 
     def accuracy_at(self, radius: float) -> Accuracy:
         """Certified accuracy at any ``radius``, with its Wilson 95% interval."""
-        from redline.evaluation._metrics import wilson
-
         pairs = zip(self.correct, self.radii, strict=True)
         hits, n = sum(c and r >= radius for c, r in pairs), len(self.correct)
         return Accuracy(value=hits / n if n else 0.0, n=n, correct=hits, ci=wilson(hits, n))

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from redline.errors import InputError
 
 if TYPE_CHECKING:
-    from redline.evaluation._result import ScanResult
+    from redline.results._scan import ScanResult
 
 __all__ = ["load_result", "result_from_dict"]
 
@@ -30,7 +30,7 @@ def load_result(path: Path) -> ScanResult:
 def result_from_dict(raw: object, source: str) -> ScanResult:
     """Validate parsed JSON as a scan result (same rules as :func:`load_result`);
     ``source`` names where it came from in the error."""
-    from redline.evaluation._result import SCHEMA_VERSION, ScanResult
+    from redline.results._scan import SCHEMA_VERSION, ScanResult
 
     version = str(raw.get("schema_version", "")) if isinstance(raw, dict) else ""
     if version.split(".")[0] != SCHEMA_VERSION.split(".")[0]:
