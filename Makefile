@@ -1,5 +1,8 @@
-# `make test` is the project's one test command (README, .ci/run): lint, types, tests.
-VENV ?= .venv
+# `make test` is the project's one test command (README, .ci/run): lint, types, import
+# floors (import-linter, docs/architecture.md), tests. It uses the active virtualenv
+# ($VIRTUAL_ENV) if there is one, else .venv in the repo (created if missing);
+# `make test VENV=/path/to/venv` picks another.
+VENV ?= $(or $(VIRTUAL_ENV),.venv)
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip -q --disable-pip-version-check
 
@@ -18,6 +21,7 @@ lint: setup
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/ruff format --check src tests benchmarks
 	$(VENV)/bin/mypy src
+	$(VENV)/bin/lint-imports
 
 test: lint
 	$(VENV)/bin/pytest -q

@@ -14,8 +14,8 @@ from redline._version import __version__
 if TYPE_CHECKING:
     from redline.errors import InputError, RedlineError
     from redline.evaluation import scan, scan_backdoor
-    from redline.results import ScanResult
     from redline.policy import Policy, load_policy
+    from redline.results import ScanResult
     from redline.targets import CallableTarget, Target, TorchTarget
 
 __all__ = [

@@ -15,7 +15,7 @@ from redline.registry._tables import scans
 from redline.registry._versions import VersionInfo, _resolve
 
 if TYPE_CHECKING:
-    from redline.evaluation import ScanResult
+    from redline.results import ScanResult
 
 __all__ = ["ScanRecord", "latest_scan", "list_scans", "record_scan"]
 
@@ -32,7 +32,7 @@ class ScanRecord:
     result: dict[str, Any]
 
     def scan_result(self) -> ScanResult:
-        """The stored JSON as a :class:`~redline.evaluation.ScanResult`."""
+        """The stored JSON as a :class:`~redline.results.ScanResult`."""
         from redline.results import result_from_dict
 
         return result_from_dict(self.result, f"scan #{self.id}")

@@ -27,7 +27,7 @@ from redline.reports._card_governance import GovernanceRow, governance_rows
 from redline.reports._card_intended import IntendedUse, load_intended_use
 
 if TYPE_CHECKING:
-    from redline.evaluation import ScanResult
+    from redline.results import ScanResult
 
 __all__ = ["AuditStatus", "CardScan", "ModelCard", "Promotion", "build_card"]
 
