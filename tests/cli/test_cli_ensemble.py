@@ -67,7 +67,7 @@ def test_the_cli_scans_the_ensemble_as_the_library_does(
     [
         (["--member", "{0}"], "at least 2 --member"),
         (["--member", "{0}", "--member", "{1}", "--weights", "{0}"], "drop --weights"),
-        (["--member", "{0}", "--member", "{1}", "--combine", "vote"], "--combine 'vote'"),
+        (["--member", "{0}", "--member", "{1}", "--combine", "vote"], "'vote' is not one of"),
         (["--weights", "{0}", "--combine", "probs"], "--combine is for ensembles"),
         (["--member", "{0}", "--member", "{0}.missing"], "no such file"),
         (["--member", "{0}", "--member", "redline.zoo:digits_cnn={1}"], "digits_cnn"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AllowPickle",
     "Bounds",
+    "Combine",
     "Device",
     "Mean",
     "ModelOpt",
@@ -43,6 +45,13 @@ Bounds = Annotated[str, typer.Option(help="Valid input range 'low,high'.")]
 Mean = Annotated[str | None, typer.Option(help="Per-channel mean applied inside.")]
 Std = Annotated[str | None, typer.Option(help="Per-channel std applied inside.")]
 Device = Annotated[str, typer.Option(help="Device: cpu, cuda, cuda:1...")]
+
+
+class Combine(StrEnum):
+    """An ensemble's rule (``--combine``): average the members' logits or probabilities."""
+
+    LOGITS = "logits"
+    PROBS = "probs"
 
 
 @dataclass(frozen=True)

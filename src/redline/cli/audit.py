@@ -56,8 +56,10 @@ def _anchor(text: str) -> tuple[int, str]:
 
 @app.command("head")
 def head(store: StoreUrl = None) -> int:
-    """Print the last event as SEQ:HASH. Keep it outside the store (a CI log, a ticket):
-    'audit verify --anchor' then proves the chain was not rewritten wholesale."""
+    """Print the last event as SEQ:HASH, the anchor for 'audit verify --anchor'.
+
+    Keep it outside the store (a CI log, a ticket): 'audit verify --anchor' then proves
+    the chain was not rewritten wholesale."""
     events = open_cli_store(store).events()
     if not events:
         typer.echo("0:" + "0" * 64)
@@ -73,8 +75,9 @@ def export(
     ] = None,
     store: StoreUrl = None,
 ) -> int:
-    """Write every audit event as JSON lines (seq, at, actor, action, subject, details,
-    prev_hash, hash): enough to re-verify the chain elsewhere."""
+    """Write every audit event as JSON lines, enough to re-verify the chain elsewhere.
+
+    Each line: seq, at, actor, action, subject, details, prev_hash, hash."""
     import json
     from dataclasses import asdict
 

@@ -155,7 +155,11 @@ def repair(
         Path | None, typer.Option(help="retrain: mask of samples to drop (.npy or .npz).")
     ] = None,
     flagged_by: Annotated[
-        str, typer.Option(help="retrain without --exclude: detector that flags samples.")
+        str,
+        typer.Option(
+            help="retrain without --exclude: detector that flags samples (spectral, "
+            "clustering, robust or isolation)."
+        ),
     ] = "robust",
     poisoned: Poisoned = None,
     test: Annotated[

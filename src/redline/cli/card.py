@@ -30,8 +30,10 @@ def card(
         ),
     ] = None,
 ) -> int:
-    """Write the model card of REF (identity, intended use, data lineage, latest scan,
-    incidents, promotions, governance mapping) from the registry store."""
+    """Write the model card of a registered version, as Markdown or HTML.
+
+    The card of REF, from the registry store: identity, intended use, data lineage,
+    latest scan, incidents, promotions and governance mapping."""
     from redline._atomic import atomic_writer
     from redline.cli._store_opts import open_cli_store, out_file
     from redline.errors import InputError

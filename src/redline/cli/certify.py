@@ -41,8 +41,10 @@ def certify(
         Path | None, typer.Option(help="HTML page with the certified-accuracy curve.")
     ] = None,
 ) -> int:
-    """Certify a model's L2 robustness by randomized smoothing: certified accuracy against
-    the radius, a guarantee with probability 1-alpha per sample."""
+    """Certify L2 robustness by randomized smoothing: a guarantee, not an estimate.
+
+    Prints the certified accuracy against the radius; each certificate holds with
+    probability 1-alpha per sample."""
     from redline.cli._certify_run import CertifyRequest, print_certificates, run_certify
     from redline.cli._options import ModelSpec
 

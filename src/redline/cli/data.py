@@ -90,7 +90,7 @@ def check(
     bounds: Bounds = "0,1",
     seed: Annotated[int, typer.Option(help="Seed of the cross-validation folds.")] = 0,
 ) -> int:
-    """Exact and near duplicates, duplicates with conflicting labels, and likely label errors."""
+    """Find exact and near duplicates, conflicting labels and likely label errors."""
     from redline.datasets import find_duplicates, find_label_issues
 
     dataset = _load(data, label_column, bounds)
@@ -103,9 +103,10 @@ def check(
         err=True,
     )
     if issues is not None:
+        flagged = f"; most likely first: {_show(issues.indices)}" if len(issues.indices) else ""
         typer.echo(
             f"label issues: {len(issues.indices)} flagged (estimated noise rate "
-            f"{issues.noise_rate:.1%}); most likely first: {_show(issues.indices)}",
+            f"{issues.noise_rate:.1%}){flagged}",
             err=True,
         )
     if out is not None:

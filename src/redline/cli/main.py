@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from typing import Annotated
 
 import typer
 from typer.exceptions import Abort, TyperException
@@ -23,6 +24,7 @@ from redline.cli import poison as poison_cmd
 from redline.cli import registry as registry_cmd
 from redline.cli import report as report_cmd
 from redline.cli import scan as scan_cmd
+from redline.cli._help import polish
 from redline.errors import IntegrityError, RedlineError, RefusedError
 
 __all__ = ["app", "main", "run"]
@@ -56,10 +58,32 @@ def version() -> None:
     typer.echo(__version__)
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(__version__)
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            help="Print the redline version and exit.",
+            is_eager=True,
+            callback=_print_version,
+        ),
+    ] = False,
+) -> None:
+    """Red-team, measure and gate the security of machine-learning models."""
+
+
 def run(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and return its exit code (what ``main`` passes to ``sys.exit``)."""
     try:
-        code = app(args=list(argv) if argv is not None else None, standalone_mode=False)
+        command = polish(typer.main.get_command(app))
+        code = command.main(args=list(argv) if argv is not None else None, standalone_mode=False)
     except TyperException as exc:
         if type(exc).__name__ == "NoArgsIsHelpError":
             typer.echo(exc.format_message(), err=True)

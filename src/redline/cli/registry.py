@@ -109,8 +109,9 @@ def rollback(
     store: StoreUrl = None,
     actor: Actor = None,
 ) -> int:
-    """Move production back to the newest known-good version (artifact verified first);
-    exit 1 when there is none."""
+    """Move production back to the newest known-good version; exit 1 when there is none.
+
+    The version's artifact is verified before the alias moves."""
     from redline.cli._registry_run import run_rollback
 
     run_rollback(name, alias, (policy, reason, incident), open_cli_store(store), actor_name(actor))
@@ -157,8 +158,9 @@ def check(
     ] = 60.0,
     store: StoreUrl = None,
 ) -> int:
-    """Verify every version's artifact and report partial writes and orphans; exit 1 when
-    anything needs attention (after --clean, when anything is still wrong)."""
+    """Verify every version's artifact; report partial writes and orphans.
+
+    Exit 1 when anything needs attention (after --clean, when anything is still wrong)."""
     from redline.cli._registry_run import run_check
 
     return run_check(open_cli_store(store), clean, min_age)

@@ -41,8 +41,8 @@ app = typer.Typer(
     cls=_DefaultToRebuild,
     no_args_is_help=True,
     subcommand_metavar="SCAN_JSON [OPTIONS] | compare A B [OPTIONS]",
-    help="Rebuild the reports of a saved scan (redline report SCAN_JSON), or compare two "
-    "scans (redline report compare A B).",
+    help="Rebuild the reports of a saved scan, or compare two scans.\n\n"
+    "redline report SCAN_JSON rebuilds them; redline report compare A B compares.",
 )
 
 

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from redline.cli._common import print_summary
-from redline.cli._options import ModelSpec
+from redline.cli._options import Combine, ModelSpec
 from redline.cli._store_opts import Actor, StoreUrl
 
 __all__ = ["scan"]
@@ -38,8 +38,8 @@ def scan(
         ),
     ] = None,
     combine: Annotated[
-        str, typer.Option(help="Ensemble rule: average the logits or the probabilities.")
-    ] = "logits",
+        Combine, typer.Option(help="Ensemble rule: average the logits or the probabilities.")
+    ] = Combine.LOGITS,
     allow_pickle: Annotated[
         bool, typer.Option(help="Allow loading a pickled full model (runs code from the file!).")
     ] = False,
@@ -76,7 +76,8 @@ def scan(
         typer.Option(
             metavar="SPEC",
             help="Also certify the model by randomized smoothing (L2, a guarantee kept apart "
-            "from the empirical results): e.g. 0.25 or sigma=0.25,n=1000,alpha=0.001,samples=200.",
+            "from the empirical results): SPEC is a sigma, e.g. 0.25, or settings such as "
+            "sigma=0.25,n=1000 (keys: sigma, n, n0, alpha, samples, batch).",
         ),
     ] = None,
     registry: Annotated[

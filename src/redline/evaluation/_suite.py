@@ -8,7 +8,7 @@ import torch
 
 from redline.attacks import Attack
 from redline.attacks._geometry import Norm
-from redline.attacks._registry import AttackFactory, attack_factory
+from redline.attacks._registry import ATTACKS, AttackFactory, attack_factory
 from redline.errors import InputError
 from redline.targets import Target
 
@@ -126,6 +126,13 @@ def get_suite(name: str) -> Suite:
     names = [part.strip() for part in key.split(",") if part.strip()]
     if not names:
         raise InputError(f"empty suite {name!r}")
+    unknown = [n for n in names if n not in ATTACKS]
+    if unknown:
+        what = "suite or attack" if len(names) == 1 else "attack"
+        raise InputError(
+            f"unknown {what} {unknown[0]!r}: use a suite ({', '.join(SUITES)}) or a comma "
+            f"list of attacks ({', '.join(sorted(ATTACKS))})"
+        )
     factories = tuple(attack_factory(n) for n in names)
     return Suite(
         ",".join(names), "Ad-hoc suite: " + ", ".join(names) + " at default budgets.", factories
