@@ -93,3 +93,32 @@ def test_screenshot_is_not_blank(rendered: Rendered) -> None:
     assert colours is not None and len(colours) > 200
     top = img.crop((0, 0, 1280, 600)).convert("L")
     assert ImageStat.Stat(top).stddev[0] > 10  # the headline card is painted
+
+
+_MEASURE = """<script>
+const bad = [...document.querySelectorAll('.tile, .hint')].filter(box => {
+  const outer = box.getBoundingClientRect();
+  return box.scrollWidth > box.clientWidth + 1 || [...box.querySelectorAll('.path')].some(
+    p => p.getBoundingClientRect().right > outer.right + 0.5);
+});
+document.body.dataset.overflowing = String(bad.length);
+document.body.dataset.paths = String(document.querySelectorAll('.path').length);
+</script></body>"""
+
+
+def test_long_policy_path_stays_inside_its_card(image_result: ScanResult, tmp_path: Path) -> None:
+    """A CI runner's long policy path wraps inside the policy tile and card, at a narrow
+    and a wide window (the page is measured in the browser by an injected script)."""
+    chromium = _chromium()
+    long = "/home/runner/work/some-organisation/some-repository/policies/release/redline.toml"
+    policy = image_result.policy
+    assert policy is not None
+    result = image_result.model_copy(update={"policy": policy.model_copy(update={"source": long})})
+    page = tmp_path / "report.html"
+    write_html(result, page)
+    page.write_text(page.read_text(encoding="utf-8").replace("</body>", _MEASURE), "utf-8")
+    for width in (900, 1280):
+        base = [chromium, *FLAGS, f"--user-data-dir={tmp_path / 'profile'}"]
+        dom = _run([*base, f"--window-size={width},2000", "--dump-dom", page.as_uri()])
+        assert 'data-paths="2"' in dom, width
+        assert 'data-overflowing="0"' in dom, width

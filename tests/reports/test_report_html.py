@@ -13,9 +13,13 @@ import pytest
 from PIL import Image
 
 from redline.errors import InputError
+from redline.policy import load_policy
 from redline.reports import render_html, render_junit, render_markdown, render_sarif, write_html
-from redline.reports._format import fmt_ci, fmt_pct
-from redline.results import ScanResult
+from redline.reports._attacks import attack_rows, settings_rows
+from redline.reports._format import fmt_ci, fmt_num, fmt_pct
+from redline.results import Accuracy, AttackConfig, ScanResult, wilson
+
+EPS_GRID = [2 / 255, 4 / 255, 8 / 255]
 
 SECTIONS = [
     "verdict",
@@ -200,3 +204,145 @@ def test_degenerate_result_renders(tabular_result: ScanResult) -> None:
     assert "| clean |" in render_markdown(bare)
     assert 'tests="0"' in render_junit(bare)
     assert '"results": []' in render_sarif(bare)
+
+
+def _zero_at_last(result: ScanResult) -> ScanResult:
+    """The result with no sample surviving its largest eps."""
+    n = result.eps[-1].robust.n
+    dead = Accuracy(value=0.0, n=n, correct=0, ci=wilson(0, n))
+    last = result.eps[-1].model_copy(update={"robust": dead})
+    return result.model_copy(update={"eps": [*result.eps[:-1], last], "policy": None})
+
+
+def _lede(html: str) -> str:
+    return html[html.index('class="lede">') : html.index("</p>", html.index('class="lede">'))]
+
+
+def _with_policy(result: ScanResult, tmp_path: Path, toml: str) -> ScanResult:
+    path = tmp_path / "p.toml"
+    path.write_text(toml, encoding="utf-8")
+    bare = result.model_copy(update={"policy": None})
+    return bare.model_copy(update={"policy": load_policy(path).evaluate(bare)})
+
+
+def test_headline_quotes_the_eps_the_policy_gates_on(
+    image_result: ScanResult, tmp_path: Path
+) -> None:
+    """A passing rule at 2/255 and a failing one at 4/255: the failing one is quoted."""
+    gated = _with_policy(
+        image_result,
+        tmp_path,
+        "[policy]\nchecks = 'none'\n"
+        "[[policy.robust]]\neps = '2/255'\nmin_accuracy = 0.5\n"
+        "[[policy.robust]]\neps = '4/255'\nmin_accuracy = 0.9\n",
+    )
+    at = gated.eps[1]
+    lede = _lede(render_html(gated))
+    assert "at ε = 4/255 (the ε the policy gates on)" in lede
+    assert f"to {fmt_pct(at.robust.value)} (Wilson 95% {fmt_ci(at.robust)})" in lede
+    assert "asks for at least 90.0% there: FAIL" in lede
+    assert fmt_pct(gated.eps[-1].robust.value) not in lede  # not the largest eps
+    assert "the ε the policy gates on" in render_markdown(gated)
+
+
+def test_headline_without_policy_skips_eps_where_nothing_survives(
+    image_result: ScanResult,
+) -> None:
+    broken = _zero_at_last(image_result)
+    lede = _lede(render_html(broken))
+    at = broken.eps[1]
+    assert "at ε = 4/255 (the largest ε at which any sample survives)" in lede
+    assert f"to {fmt_pct(at.robust.value)}" in lede and "to 0.0%" not in lede
+    assert "at ε = 8/255 no sample survives" in lede
+    plain = _lede(render_html(image_result.model_copy(update={"policy": None})))
+    assert "at ε = 8/255 (the largest ε scanned)" in plain
+
+
+def test_empty_reliability_diagram_is_a_sentence(image_result: ScanResult) -> None:
+    html = render_html(_zero_at_last(image_result))
+    calibration = html[html.index('id="calibration"') : html.index('id="minimal"')]
+    assert "no sample survives at ε = 8/255: no calibration to show" in calibration
+    assert "ε = 4/255 · ECE" in calibration and "ε = 8/255 · ECE" not in calibration
+    assert "no calibration to show" not in render_html(image_result)
+
+
+def _credited(result: ScanResult) -> ScanResult:
+    """Attack counts as a real scan writes them: ``broken_by`` accumulates over eps (and
+    the minimum-norm attack's folded-in breaks), the stats are per eps."""
+    plan = [  # (apgd attacked, apgd broken, square attacked, square broken, fmn so far)
+        (350, 50, 300, 9, 0),
+        (291, 100, 191, 11, 8),
+        (172, 100, 72, 30, 12),
+    ]
+    eps, apgd, square = [], 0, 0
+    for r, (aa, ab, sa, sb, fmn) in zip(result.eps, plan, strict=True):
+        apgd, square = apgd + ab, square + sb
+        stats = [
+            r.attacks[0].model_copy(update={"attacked": aa, "broken": ab}),
+            r.attacks[1].model_copy(update={"attacked": sa, "broken": sb}),
+        ]
+        by = {"apgd-ce": apgd, "square": square} | ({"fmn": fmn} if fmn else {})
+        eps.append(r.model_copy(update={"attacks": stats, "broken_by": by}))
+    return result.model_copy(update={"eps": eps})
+
+
+def test_attack_counts_split_this_eps_from_smaller_eps(image_result: ScanResult) -> None:
+    result = _credited(image_result)
+    last = {row.attack: row for row in attack_rows(result)[-1].rows}
+    assert (last["apgd-ce"].broken_here, last["apgd-ce"].broken_before) == (100, 150)
+    assert (last["square"].broken_here, last["square"].broken_before) == (30, 20)
+    assert (last["fmn"].broken_here, last["fmn"].broken_before, last["fmn"].stats) == (4, 8, None)
+    for block in attack_rows(result):
+        for row in block.rows:
+            assert row.broken_here + row.broken_before == block.eps.broken_by[row.attack]
+    html = render_html(result)
+    section = html[html.index('id="attacks"') : html.index('id="examples"')]
+    for header in ("attacked at this ε", "broken at this ε", "broken at a smaller ε"):
+        assert f">{header}</th>" in section
+    assert "first to break" not in section and "minimum-norm, re-verified" in section
+
+
+def test_attack_settings_per_eps(image_result: ScanResult) -> None:
+    html = render_html(image_result)
+    footer = html[html.index('id="reproducibility"') :]
+    assert "Recorded once, at ε = 2/255" in footer
+    for e in ("2/255", "4/255", "8/255"):
+        assert f"step at ε = {e}" in footer
+    row = next(r for r in settings_rows(image_result) if r.attack == "apgd-ce")
+    assert row.rule.startswith("2ε") and row.steps == [fmt_num(2 * e) for e in EPS_GRID]
+    pgd = AttackConfig(name="pgd", params={"eps": EPS_GRID[0], "steps": 10, "step_size": 0.0025})
+    fixed = image_result.model_copy(
+        update={"config": image_result.config.model_copy(update={"attacks": [pgd]})}
+    )
+    (got,) = [r for r in settings_rows(fixed) if r.attack == "pgd"]
+    assert got.rule == "fixed step_size" and got.steps == ["0.0025"] * 3
+    default = pgd.model_copy(update={"params": {**pgd.params, "step_size": 2.5 * EPS_GRID[0] / 10}})
+    scaled = fixed.model_copy(
+        update={"config": fixed.config.model_copy(update={"attacks": [default]})}
+    )
+    (got,) = [r for r in settings_rows(scaled) if r.attack == "pgd"]
+    assert got.rule == "2.5ε / steps" and got.steps == [fmt_num(0.25 * e) for e in EPS_GRID]
+
+
+def test_policy_path_is_a_wrapping_mono_block(image_result: ScanResult) -> None:
+    long = "/home/ci/runner/work/some-repository/policies/release-candidate/redline.toml"
+    policy = image_result.policy
+    assert policy is not None
+    html = render_html(
+        image_result.model_copy(update={"policy": policy.model_copy(update={"source": long})})
+    )
+    verdict = html[html.index('id="verdict"') : html.index('id="policy"')]
+    assert f'<div class="sub path" title="{long}">{long}</div>' in verdict
+    assert re.search(r"\.path \{[^}]*overflow-wrap: anywhere", html)
+    assert re.search(r"\.tile \{[^}]*min-width: 0", html)
+
+
+@pytest.mark.slow
+def test_attack_counts_add_up_on_a_real_scan(digits_scan: ScanResult) -> None:
+    """On a real scan the split counts account for every broken sample at every eps."""
+    clean = digits_scan.clean.accuracy.correct
+    for block in attack_rows(digits_scan):
+        for row in block.rows:
+            assert row.broken_here + row.broken_before == block.eps.broken_by.get(row.attack, 0)
+        total = sum(row.broken_here + row.broken_before for row in block.rows)
+        assert total == clean - block.eps.robust.correct

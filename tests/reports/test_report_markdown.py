@@ -42,3 +42,10 @@ def test_pipes_escaped(image_result: ScanResult) -> None:
     check = image_result.checks[0].model_copy(update={"summary": "a | b"})
     md = render_markdown(image_result.model_copy(update={"checks": [check]}))
     assert "a \\| b" in md
+
+
+def test_headline_sentence_names_its_eps(tabular_result: ScanResult) -> None:
+    md = render_markdown(tabular_result)
+    assert "Under L2 attacks (fast suite) at ε = 0.2 (the largest ε scanned), accuracy falls" in md
+    assert md.index("Under L2 attacks") < md.index("| | accuracy |")
+    assert "Under" not in render_markdown(tabular_result.model_copy(update={"eps": []}))

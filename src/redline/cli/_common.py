@@ -66,9 +66,19 @@ def print_summary(result: ScanResult, out: str) -> None:
             f"  [{colours[c.status]}]{c.status:4}[/] {escape(c.title)}: {escape(c.summary)}"
         )
     _policy_lines(console, result)
-    console.print(
-        f"report written to [bold]{out}[/] (report.html, scan.json, junit.xml, results.sarif)"
-    )
+    console.print(f"report written to [bold]{escape(out)}[/] ({', '.join(_written(out))})")
+
+
+def _written(out: str) -> list[str]:
+    """The files of the report folder: the report's own in their usual order, then the rest."""
+    from pathlib import Path
+
+    from redline.reports._bundle import REPORT_FILES
+
+    folder = Path(out)
+    found = folder.iterdir() if folder.is_dir() else iter(())
+    names = sorted(p.name for p in found if not p.name.startswith("."))
+    return [n for n in REPORT_FILES if n in names] + [n for n in names if n not in REPORT_FILES]
 
 
 def _policy_lines(console: Any, result: ScanResult) -> None:

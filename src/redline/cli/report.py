@@ -48,24 +48,60 @@ app = typer.Typer(
 
 def report(
     scan_json: Annotated[Path, typer.Argument(help="A scan.json written by redline scan.")],
-    out: Annotated[Path, typer.Option(help="Report folder to write.")] = Path("redline-report"),
+    out: Annotated[
+        Path,
+        typer.Option(
+            help="Report folder to write. It must not hold a report yet (the default too), "
+            "unless --force.",
+        ),
+    ] = Path("redline-report"),
     policy: Annotated[Path | None, typer.Option(help="Policy to apply (redline.toml).")] = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Replace the report already in --out (refused if the folder holds any "
+            "other file, such as the demo's model.pt).",
+        ),
+    ] = False,
 ) -> int:
-    """Rebuild the HTML/JUnit/SARIF reports from a scan.json, optionally under a new policy.
+    """Rebuild the reports of a scan.json, optionally under a new policy.
 
-    The default subcommand: redline report SCAN_JSON is redline report rebuild SCAN_JSON."""
+    The reports: HTML, JUnit, SARIF and Markdown.
+
+    The default subcommand: redline report SCAN_JSON is redline report rebuild SCAN_JSON.
+    An existing report is never replaced silently: a folder that already holds one is
+    refused (exit 2) unless --force."""
     from redline.cli._common import print_summary
     from redline.cli._run import judge_and_write
-    from redline.evaluation import ScanResult
     from redline.policy import load_policy
-    from redline.reports._bundle import check_output_dir
+    from redline.results import ScanResult
 
     result = ScanResult.from_json(scan_json)
     rules = load_policy(policy) if policy is not None else None
-    check_output_dir(out)
+    _check_out(out, force)
     result = judge_and_write(result, rules, out)
     print_summary(result, str(out))
     return 1 if result.policy is not None and not result.policy.passed else 0
+
+
+def _check_out(out: Path, force: bool) -> None:
+    """Refuse to replace a report without --force, and ever to delete files that are no
+    report's (the re-rendered folder is swapped in whole)."""
+    from redline.errors import InputError
+    from redline.reports._bundle import REPORT_FILES, check_output_dir
+
+    check_output_dir(out)
+    if not out.is_dir() or not any(out.iterdir()):
+        return
+    if not force:
+        raise InputError(
+            f"{out}: a report is already there; pass --force to replace it or choose another --out"
+        )
+    if others := sorted(p.name for p in out.iterdir() if p.name not in REPORT_FILES):
+        raise InputError(
+            f"{out}: --force would also delete {', '.join(others)}; choose another --out"
+        )
 
 
 def compare(

@@ -22,6 +22,8 @@ from redline.results import (
 __all__ = [
     "MAX_CLASSES",
     "broken_by_chart",
+    "calibration_eps",
+    "calibration_note",
     "eps_colors",
     "minimal_histogram",
     "per_class_chart",
@@ -173,13 +175,32 @@ def _reliability_panel(ax: Axes, rel: Reliability, color: str, title: str) -> No
     ax.set_title(title, color=COLORS["ink"])
 
 
+def calibration_eps(result: ScanResult) -> tuple[EpsResult | None, list[EpsResult]]:
+    """The eps whose reliability diagram is drawn (the largest at which a sample survives)
+    and the larger eps with no survivor, whose diagrams would be empty."""
+    surviving = [r for r in result.eps if r.robust.correct > 0]
+    shown = surviving[-1] if surviving else None
+    empty = [r for r in result.eps if r.robust.correct == 0 and (not shown or r.eps > shown.eps)]
+    return shown, empty
+
+
+def calibration_note(result: ScanResult) -> str | None:
+    """Why an eps has no reliability diagram: no sample survives there."""
+    empty = calibration_eps(result)[1]
+    if not empty:
+        return None
+    where = ", ".join(fmt_eps(r.eps) for r in empty)
+    return f"no sample survives at ε = {where}: no calibration to show"
+
+
 def reliability_chart(result: ScanResult) -> str:
-    """Reliability diagrams side by side: clean data and the largest eps."""
+    """Reliability diagrams side by side: clean data and the largest eps at which a sample
+    survives (past it every bin is empty: see :func:`calibration_note`)."""
     panels = [(result.clean.reliability, COLORS["accent"], f"clean · ECE {result.clean.ece:.3f}")]
-    if result.eps:
-        last = result.eps[-1]
-        title = f"ε = {fmt_eps(last.eps)} · ECE {last.ece:.3f}"
-        panels.append((last.reliability, COLORS["adversarial"], title))
+    shown = calibration_eps(result)[0]
+    if shown is not None:
+        title = f"ε = {fmt_eps(shown.eps)} · ECE {shown.ece:.3f}"
+        panels.append((shown.reliability, COLORS["adversarial"], title))
     label = "Reliability diagrams, clean and adversarial"
     with figure("reliability", label, 2.9 * len(panels), 2.6, ncols=len(panels)) as chart:
         for ax, (rel, color, title) in zip(chart.axes, panels, strict=True):

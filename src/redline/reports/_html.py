@@ -10,9 +10,10 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
+from redline.reports._attacks import attack_rows, eps_header, settings_rows
 from redline.reports._backdoor import VERDICT_TONES, backdoor_view
 from redline.reports._certify import certify_chart
-from redline.reports._charts import reliability_chart, render_charts
+from redline.reports._charts import calibration_note, reliability_chart, render_charts
 from redline.reports._format import (
     class_name,
     fmt_ci,
@@ -26,6 +27,7 @@ from redline.reports._format import (
     status_counts,
     write_text,
 )
+from redline.reports._headline import headline
 from redline.reports._images import example_views
 from redline.results import Accuracy, GroupAccuracy, ScanResult
 
@@ -42,6 +44,7 @@ class Tile:
     value: str
     sub: tuple[str, ...]
     tone: str = "neutral"
+    path: str | None = None
 
 
 @dataclass(frozen=True)
@@ -91,7 +94,7 @@ def _policy_tile(result: ScanResult) -> Tile:
     total = len(result.policy.findings)
     verdict = "PASS" if result.policy.passed else "FAIL"
     sub = f"{failed} of {total} rules failed" if failed else f"all {total} rules passed"
-    return Tile("Policy", verdict, (sub, result.policy.source or ""), verdict)
+    return Tile("Policy", verdict, (sub,), verdict, result.policy.source)
 
 
 def _checks_tile(result: ScanResult) -> Tile:
@@ -142,19 +145,13 @@ def _evasion(result: ScanResult) -> bool:
 
 
 def _lede(result: ScanResult) -> str:
-    """One sentence a reviewer can quote: the accuracy drop at the largest eps."""
+    """One sentence a reviewer can quote: the accuracy drop at the eps that matters."""
     clean = result.clean.accuracy
     if not _evasion(result) and result.backdoor is not None:
         return f"Backdoor verdict: {result.backdoor.verdict}. {result.backdoor.summary}"
-    threat = f"{norm_label(result.config.norm)} attacks ({result.config.suite} suite)"
     if not result.eps:
         return f"Clean accuracy {fmt_pct(clean.value)} on {clean.n:,} samples; no attack run."
-    last = result.eps[-1]
-    return (
-        f"Under {threat} with ε = {fmt_eps(last.eps)}, accuracy falls from "
-        f"{fmt_pct(clean.value)} to {fmt_pct(last.robust.value)} "
-        f"(Wilson 95% {fmt_ci(last.robust)}) on {clean.n:,} samples."
-    )
+    return headline(result)
 
 
 def _group_rows(clean: list[GroupAccuracy], per_eps: list[list[GroupAccuracy]]) -> list[GroupRow]:
@@ -215,6 +212,10 @@ def _context(result: ScanResult) -> dict[str, Any]:
         "counts": status_counts(result.checks),
         "checks": sorted_checks(result.checks),
         "charts": {k: Markup(v) for k, v in charts.items()},
+        "calibration_note": calibration_note(result),
+        "attack_rows": attack_rows(result),
+        "settings": settings_rows(result),
+        "grid": eps_header(result),
         "examples": example_views(result),
         "class_rows": _group_rows(result.clean.per_class, eps_classes),
         "slice_rows": _group_rows(result.clean.per_slice, [r.per_slice for r in result.eps]),

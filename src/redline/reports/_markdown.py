@@ -16,6 +16,7 @@ from redline.reports._format import (
     status_counts,
     write_text,
 )
+from redline.reports._headline import headline
 from redline.results import BackdoorSection, CertifiedSection, ScanResult
 
 __all__ = ["render_markdown", "write_markdown"]
@@ -163,8 +164,12 @@ def _title(result: ScanResult) -> str:
 
 
 def render_markdown(result: ScanResult) -> str:
-    """Headline table, backdoor verdict, policy and checks as GitHub-flavoured Markdown."""
-    blocks = [_title(result), "\n".join(_headline(result))]
+    """Headline sentence and table, backdoor verdict, policy and checks as GitHub-flavoured
+    Markdown."""
+    blocks = [_title(result)]
+    if result.config.norm is not None and result.eps:
+        blocks.append(headline(result))
+    blocks.append("\n".join(_headline(result)))
     if result.certified is not None:
         blocks.append("\n".join(_certified(result.certified)))
     if result.backdoor is not None:
