@@ -257,7 +257,7 @@ def test_backdoor_only_html(bd_only: ScanResult) -> None:
         assert kept in ids
     assert html.count("<svg") == 5  # calibration + the four backdoor charts
     assert "backdoor checks only" in html and "ε ∈" not in html
-    assert "Attack hyper-parameters" not in html and "Sanity checks" not in html
+    assert "Attack settings" not in html and "Sanity checks" not in html
     assert "Backdoor verdict: trojaned." in html
 
 
