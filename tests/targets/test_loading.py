@@ -87,7 +87,8 @@ def test_factory_file_that_does_not_import(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("spec", "part"),
     [
-        ("redline.zoo", "expected 'package.module:factory' or 'path/to/file.py:factory'"),
+        ("redline.zoo", "expected 'package.module:factory', 'path/to/file.py:factory' or 'zoo:"),
+        ("zoo:nope", "unknown zoo model 'nope' (known: zoo:digits_cnn, zoo:mlp, zoo:small_cnn)"),
         ("redline.zoo:", "expected 'package.module:factory'"),
         ("redline.zoo:nope", "'redline.zoo' has no attribute 'nope'"),
         ("redline.zoo:__all__", "'__all__' is a list, not a callable factory"),

@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from redline.targets import TorchTarget
 
 __all__ = [
+    "MODEL_HELP",
+    "ZOO_NAMES",
     "AllowPickle",
     "Bounds",
     "Combine",
@@ -28,12 +30,14 @@ __all__ = [
     "Weights",
 ]
 
-ModelOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--model", help="Model entry point 'package.module:factory' or 'path/file.py:factory'."
-    ),
-]
+ZOO_NAMES = ("digits_cnn", "mlp", "small_cnn")
+"""redline.zoo.ZOO_MODELS without importing torch (a test keeps the two equal)."""
+MODEL_HELP = (
+    f"Model entry point: zoo:NAME ({', '.join(ZOO_NAMES)}), 'package.module:factory' "
+    "or 'path/file.py:factory'."
+)
+
+ModelOpt = Annotated[str | None, typer.Option("--model", help=MODEL_HELP)]
 Weights = Annotated[
     Path | None,
     typer.Option(help="Weights: state_dict (.pt, needs --model), TorchScript, or .pt2."),

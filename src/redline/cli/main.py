@@ -24,6 +24,7 @@ from redline.cli import poison as poison_cmd
 from redline.cli import registry as registry_cmd
 from redline.cli import report as report_cmd
 from redline.cli import scan as scan_cmd
+from redline.cli import train as train_cmd
 from redline.cli._help import polish
 from redline.errors import IntegrityError, RedlineError, RefusedError
 
@@ -41,6 +42,7 @@ app.command("demo")(demo_cmd.demo)
 app.add_typer(report_cmd.app, name="report")
 app.command("attacks")(report_cmd.attacks)
 app.command("poison")(poison_cmd.poison)
+app.command("train")(train_cmd.train)
 app.command("card")(card_cmd.card)
 app.command("harden")(harden_cmd.harden)
 app.command("calibrate")(calibrate_cmd.calibrate)

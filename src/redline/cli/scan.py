@@ -8,12 +8,11 @@ from typing import Annotated
 import typer
 
 from redline.cli._common import print_summary
-from redline.cli._options import Combine, ModelSpec
+from redline.cli._options import MODEL_HELP, Combine, ModelSpec
 from redline.cli._store_opts import Actor, StoreUrl
 
 __all__ = ["scan"]
 
-_MODEL = "Model entry point 'package.module:factory' or 'path/file.py:factory'."
 _WEIGHTS = "Weights: state_dict (.pt, needs --model), TorchScript, or torch.export (.pt2)."
 
 
@@ -26,7 +25,7 @@ def scan(
         ),
     ],
     threat: Annotated[str, typer.Option(help="Threat model, e.g. linf:8/255 or l2:0.5,1.0.")],
-    model: Annotated[str | None, typer.Option(help=_MODEL)] = None,
+    model: Annotated[str | None, typer.Option(help=MODEL_HELP)] = None,
     weights: Annotated[Path | None, typer.Option(help=_WEIGHTS)] = None,
     member: Annotated[
         list[str] | None,

@@ -101,10 +101,16 @@ def load_model(
 
 
 def build_module(spec: str) -> nn.Module:
-    """Call the factory named by ``pkg.module:factory`` or ``path/to/file.py:factory``."""
+    """Call the factory named by ``pkg.module:factory``, ``path/to/file.py:factory`` or
+    ``zoo:NAME`` (one of redline's reference models, :mod:`redline.zoo`)."""
     target, sep, attr = spec.rpartition(":")
     if not sep or not target or not all(part.isidentifier() for part in attr.split(".")):
-        raise InputError(f"{spec}: expected 'package.module:factory' or 'path/to/file.py:factory'")
+        raise InputError(
+            f"{spec}: expected 'package.module:factory', 'path/to/file.py:factory' or 'zoo:NAME'"
+        )
+    if target == "zoo":
+        attr = _zoo_name(spec, attr)
+        target = "redline.zoo"
     obj: Any = _import_file(Path(target), spec) if target.endswith(".py") else _import(target, spec)
     for part in attr.split("."):
         if not hasattr(obj, part):
@@ -121,6 +127,16 @@ def build_module(spec: str) -> nn.Module:
             f"{spec}: {attr}() returned {type(module).__name__}, not a torch.nn.Module"
         )
     return module
+
+
+def _zoo_name(spec: str, name: str) -> str:
+    """``name`` when it is a zoo model (``zoo:digits_cnn``); else the error lists them."""
+    from redline.zoo import ZOO_MODELS
+
+    if name not in ZOO_MODELS:
+        known = ", ".join(f"zoo:{n}" for n in ZOO_MODELS)
+        raise InputError(f"{spec}: unknown zoo model {name!r} (known: {known})")
+    return name
 
 
 def _describe(exc: BaseException) -> str:

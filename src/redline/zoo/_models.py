@@ -1,14 +1,17 @@
 """Small reference architectures, used by the demo, the tests and the benchmarks.
 
-They double as ``module:factory`` entry points for the CLI, e.g.
-``--model redline.zoo:small_cnn``.
+They double as entry points for the CLI: ``--model zoo:small_cnn`` (or the long form
+``redline.zoo:small_cnn``).
 """
 
 from __future__ import annotations
 
 from torch import nn
 
-__all__ = ["digits_cnn", "mlp", "small_cnn"]
+__all__ = ["ZOO_MODELS", "digits_cnn", "mlp", "small_cnn"]
+
+ZOO_MODELS = ("digits_cnn", "mlp", "small_cnn")
+"""The factories addressable as ``zoo:NAME`` wherever a model entry point is taken."""
 
 
 def small_cnn(in_channels: int = 1, num_classes: int = 10, width: int = 16) -> nn.Module:

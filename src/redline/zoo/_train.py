@@ -21,10 +21,12 @@ def train_classifier(
     batch_size: int = 64,
     seed: int = 0,
     on_epoch: Callable[[int, float], None] | None = None,
+    on_batch: Callable[[float], None] | None = None,
 ) -> nn.Module:
     """Train with Adam and cross-entropy; same seed, same weights (on CPU).
 
-    ``on_epoch(epoch, mean_loss)`` is called after each epoch (progress bars).
+    ``on_epoch(epoch, mean_loss)`` is called after each epoch and ``on_batch(loss)``
+    after each batch (progress bars).
     """
     gen = torch.Generator().manual_seed(seed)
     xt, yt = torch.as_tensor(x, dtype=torch.float32), torch.as_tensor(y, dtype=torch.long)
@@ -41,7 +43,10 @@ def train_classifier(
             opt.zero_grad(set_to_none=True)
             torch.autograd.backward(loss)
             opt.step()
-            total += float(loss.detach()) * len(idx)
+            batch_loss = float(loss.detach())
+            total += batch_loss * len(idx)
+            if on_batch is not None:
+                on_batch(batch_loss)
         if on_epoch is not None:
             on_epoch(epoch, total / max(len(xt), 1))
     module.eval()
