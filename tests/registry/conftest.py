@@ -22,7 +22,8 @@ import sqlalchemy as sa
 from benchmarks._postgres import Cluster, admin_engine
 
 from redline.registry import Store, open_store
-from redline.registry import _store as store_module
+from redline.registry import _open as open_module
+from redline.registry._open import Mode
 
 SERVER_ENV = "REDLINE_TEST_POSTGRES"
 REQUIRE_ENV = "REDLINE_REQUIRE_POSTGRES"
@@ -108,13 +109,13 @@ def reopen(store_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable
     connection collected later warns (ResourceWarning), which fails whichever test is
     running."""
     engines: list[sa.Engine] = []
-    make_engine = store_module._engine
+    make_engine = open_module.make_engine
 
-    def _tracked(url: str) -> sa.Engine:
-        engines.append(make_engine(url))
+    def _tracked(url: str, mode: Mode) -> sa.Engine:
+        engines.append(make_engine(url, mode))
         return engines[-1]
 
-    monkeypatch.setattr(store_module, "_engine", _tracked)
+    monkeypatch.setattr(open_module, "make_engine", _tracked)
 
     def _open(url: str | None = store_url, **kwargs: Any) -> Store:
         return open_store(url, **kwargs)

@@ -104,7 +104,7 @@ def resolve_parent(req: HardenRequest, config: TrainConfig) -> Parent | None:
     check_output_dir(req.report)
     if req.policy is not None:
         load_policy(req.policy)
-    store = open_cli_store(req.store)
+    store = open_cli_store(req.store, "write")
     version = load_artifact(store, req.registry)[0]
     plan = _plan(req, store, version, config)
     bounds = version.input_spec.get("bounds") or (0.0, 1.0)

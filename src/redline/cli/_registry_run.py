@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from redline._atomic import atomic_writer
+from redline.cli._store_opts import open_cli_store
 from redline.errors import InputError
-from redline.policy import Policy, load_policy
 from redline.registry import (
     Store,
     add_note,
@@ -25,6 +25,9 @@ from redline.registry import (
     rollback,
 )
 from redline.registry._inspect import aliases_of, list_models, referenced_hashes
+
+if TYPE_CHECKING:
+    from redline.policy import Policy
 
 __all__ = [
     "AddRequest",
@@ -95,19 +98,24 @@ def run_add(
     req: AddRequest,
     contract: tuple[str, str | None, str | None],
     check_load: bool,
-    store: Store,
+    url: str | None,
     actor: str,
 ) -> None:
-    """Validate everything, then register and print ``name@number``."""
+    """Validate everything, then register and print ``name@number``. The store is
+    created (and that said) only once the input is known good; with ``--parent`` it must
+    already exist (the parent is in it)."""
     if parse_ref(req.name)[1] is not None:
         raise InputError(f"{req.name!r}: give a model name, without '@'")
     spec = _input_spec(contract)
     config = _training_config(req.training_config)
     if not req.weights.is_file():
         raise InputError(f"--weights {req.weights}: no such file")
+    store = None
     if req.parent is not None:
+        store = open_cli_store(url, "write")
         get_version(store, req.parent)
     framework = _framework(req, spec, check_load)
+    store = store or open_cli_store(url, "create")
     info = register(
         store,
         req.name,
@@ -162,7 +170,12 @@ def print_show(store: Store, ref: str) -> None:
 
 
 def _policy(path: Path | None) -> Policy | None:
-    return None if path is None else load_policy(path)
+    """The gate's policy, imported only by the commands that judge (pydantic models)."""
+    if path is None:
+        return None
+    from redline.policy import load_policy
+
+    return load_policy(path)
 
 
 def run_promote(

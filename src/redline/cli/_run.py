@@ -123,7 +123,7 @@ def _registered(req: ScanRequest) -> tuple[Store, ModelSpec]:
     actor_name(req.actor)  # a bad --actor fails before the scan, not after
     if req.model.weights is not None or req.model.members:
         raise InputError("--registry scans the registered artifact: drop --weights/--member")
-    store = open_cli_store(req.store)
+    store = open_cli_store(req.store, "write")
     info, path = load_artifact(store, str(req.registry))
     return store, req.model.with_version(info, path)
 

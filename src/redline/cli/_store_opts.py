@@ -13,6 +13,7 @@ from redline.errors import InputError
 
 if TYPE_CHECKING:
     from redline.registry import Store
+    from redline.registry._open import Mode
 
 __all__ = ["Actor", "StoreUrl", "actor_name", "open_cli_store", "out_file"]
 
@@ -48,11 +49,16 @@ def _login() -> str:
         return "unknown"
 
 
-def open_cli_store(url: str | None) -> Store:
-    """Open the store (``--store``, else ``$REDLINE_STORE``, else the default file)."""
+def open_cli_store(url: str | None, mode: Mode) -> Store:
+    """Open the store (``--store``, else ``$REDLINE_STORE``, else the default file) for
+    ``mode``: commands that only read open it for reading, so a mistyped URL or another
+    folder is an error, not an empty registry; a new store is announced on stderr."""
     from redline.registry import open_store
 
-    return open_store(url)
+    opened = open_store(url, mode=mode)
+    if opened.created:
+        typer.echo(f"created new store at {opened.location}", err=True)
+    return opened
 
 
 def out_file(path: Path) -> Path:

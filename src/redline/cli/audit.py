@@ -28,7 +28,7 @@ def verify(
     """Walk the hash chain; exit 1 naming the first bad event when it was tampered with."""
     from redline.errors import IntegrityError
 
-    opened = open_cli_store(store)
+    opened = open_cli_store(store, "read")
     expected = _anchor(anchor) if anchor is not None else None
     found = opened.verify_audit()
     if not found.ok:
@@ -60,7 +60,7 @@ def head(store: StoreUrl = None) -> int:
 
     Keep it outside the store (a CI log, a ticket): 'audit verify --anchor' then proves
     the chain was not rewritten wholesale."""
-    events = open_cli_store(store).events()
+    events = open_cli_store(store, "read").events()
     if not events:
         typer.echo("0:" + "0" * 64)
         return 0
@@ -82,7 +82,7 @@ def export(
     from dataclasses import asdict
 
     target = out_file(out) if out is not None else None
-    events = open_cli_store(store).events()
+    events = open_cli_store(store, "read").events()
     lines = "".join(json.dumps(asdict(e), sort_keys=True) + "\n" for e in events)
     if target is None:
         typer.echo(lines, nl=False)

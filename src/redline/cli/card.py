@@ -43,7 +43,7 @@ def card(
     if fmt is None:
         raise InputError(f"--out {out}: use a .html or .md file name (the suffix picks the format)")
     target = out_file(out)
-    opened = open_cli_store(store)
+    opened = open_cli_store(store, "read")
     try:
         built = build_card(opened, ref, intended_use)
     finally:

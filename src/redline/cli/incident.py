@@ -37,12 +37,13 @@ def open_cmd(
     from redline.cli._incident_run import show_line
     from redline.registry import open_incident
 
+    who = actor_name(actor)
     found = open_incident(
-        open_cli_store(store),
+        open_cli_store(store, "write"),
         ref,
         severity=severity,
         title=title,
-        actor=actor_name(actor),
+        actor=who,
         note=note,
         scans=scan or [],
     )
@@ -62,11 +63,12 @@ def _move(
     from redline.cli._incident_run import show_line
     from redline.registry import transition
 
+    who = actor_name(actor)
     found = transition(
-        open_cli_store(store),
+        open_cli_store(store, "write"),
         incident,
         move,
-        actor=actor_name(actor),
+        actor=who,
         note=note,
         versions=links[0],
         scans=links[1],
@@ -114,11 +116,12 @@ def note_cmd(
     from redline.cli._incident_run import show_line
     from redline.registry import add_note
 
+    who = actor_name(actor)
     found = add_note(
-        open_cli_store(store),
+        open_cli_store(store, "write"),
         incident,
         note,
-        actor=actor_name(actor),
+        actor=who,
         versions=version or [],
         scans=scan or [],
     )
@@ -135,7 +138,7 @@ def list_cmd(
     """List incidents, newest first."""
     from redline.cli._incident_run import print_list
 
-    print_list(open_cli_store(store), model, open_only)
+    print_list(open_cli_store(store, "read"), model, open_only)
     return 0
 
 
@@ -145,5 +148,5 @@ def show(incident: Id, store: StoreUrl = None) -> int:
     from redline.cli._incident_run import print_incident
     from redline.registry import get_incident
 
-    print_incident(get_incident(open_cli_store(store), incident))
+    print_incident(get_incident(open_cli_store(store, "read"), incident))
     return 0

@@ -52,7 +52,7 @@ def add(
     from redline.cli._registry_run import AddRequest, run_add
 
     request = AddRequest(name, weights, model, data_manifest or [], parent, training_config, note)
-    run_add(request, (bounds, mean, std), check_load, open_cli_store(store), actor_name(actor))
+    run_add(request, (bounds, mean, std), check_load, store, actor_name(actor))
     return 0
 
 
@@ -64,7 +64,7 @@ def list_cmd(
     """List models, or the versions of one model with aliases and scan verdicts."""
     from redline.cli._registry_run import print_list
 
-    print_list(open_cli_store(store), name)
+    print_list(open_cli_store(store, "read"), name)
     return 0
 
 
@@ -76,7 +76,7 @@ def show(
     """Print one version as JSON: artifact, lineage, scans, aliases."""
     from redline.cli._registry_run import print_show
 
-    print_show(open_cli_store(store), ref)
+    print_show(open_cli_store(store, "read"), ref)
     return 0
 
 
@@ -95,7 +95,8 @@ def promote(
     """Move an alias to REF if its latest scan passes the policy; exit 1 when refused."""
     from redline.cli._registry_run import run_promote
 
-    run_promote(ref, to, (policy, force, reason), open_cli_store(store), actor_name(actor))
+    who = actor_name(actor)
+    run_promote(ref, to, (policy, force, reason), open_cli_store(store, "write"), who)
     return 0
 
 
@@ -114,7 +115,8 @@ def rollback(
     The version's artifact is verified before the alias moves."""
     from redline.cli._registry_run import run_rollback
 
-    run_rollback(name, alias, (policy, reason, incident), open_cli_store(store), actor_name(actor))
+    who = actor_name(actor)
+    run_rollback(name, alias, (policy, reason, incident), open_cli_store(store, "write"), who)
     return 0
 
 
@@ -129,7 +131,8 @@ def alias(
     """Point an alias such as 'candidate' at a version (production moves only by promote)."""
     from redline.registry import set_alias
 
-    moved = set_alias(open_cli_store(store), ref, name, actor=actor_name(actor), reason=reason)
+    who = actor_name(actor)
+    moved = set_alias(open_cli_store(store, "write"), ref, name, actor=who, reason=reason)
     before = f" (was {moved.previous.ref})" if moved.previous else ""
     typer.echo(f"{moved.alias} -> {moved.version.ref}{before}", err=True)
     return 0
@@ -144,7 +147,7 @@ def get(
     """Write a version's artifact to a file, after verifying its SHA-256 (exit 1 if not)."""
     from redline.cli._registry_run import run_get
 
-    run_get(open_cli_store(store), ref, out)
+    run_get(open_cli_store(store, "read"), ref, out)
     return 0
 
 
@@ -163,4 +166,17 @@ def check(
     Exit 1 when anything needs attention (after --clean, when anything is still wrong)."""
     from redline.cli._registry_run import run_check
 
-    return run_check(open_cli_store(store), clean, min_age)
+    return run_check(open_cli_store(store, "read"), clean, min_age)
+
+
+@app.command("migrate")
+def migrate(store: StoreUrl = None) -> int:
+    """Upgrade an existing store to this redline's schema.
+
+    Read-only commands refuse an older schema rather than change it."""
+    from redline.registry import SCHEMA_HEAD
+
+    opened = open_cli_store(store, "write")
+    was = f"migrated from {opened.migrated_from}" if opened.migrated_from else "already current"
+    typer.echo(f"{opened.location}: schema {SCHEMA_HEAD} ({was})", err=True)
+    return 0

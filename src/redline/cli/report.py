@@ -207,7 +207,7 @@ def _load_pair(a: str, b: str, store_url: str | None) -> tuple[Side, Side]:
         return _from_file(a), _from_file(b)
     from redline.cli._store_opts import open_cli_store
 
-    opened = open_cli_store(store_url)
+    opened = open_cli_store(store_url, "read")
     try:
         sides = [_from_store(opened, x) if _is_ref(x) else _from_file(x) for x in (a, b)]
     finally:

@@ -1,14 +1,11 @@
-"""``open_store(url)``: the registry database (SQLite file by default, PostgreSQL for
-teams), migrated to the current schema, with the audit log appended in the same
-transaction as every change."""
+"""``open_store(url, mode=...)``: the registry database (SQLite file by default,
+PostgreSQL for teams), opened for reading, writing or creating (see ``_open``), with the
+audit log appended in the same transaction as every change."""
 
 from __future__ import annotations
 
 import json
 import os
-import random
-import sqlite3
-import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -19,18 +16,15 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from redline.errors import InputError
+from redline.registry import _open
 from redline.registry._artifacts import ArtifactStore
 from redline.registry._chain import AuditEvent, ChainCheck, next_event, verify_chain
+from redline.registry._open import MODES, SCHEMA_HEAD, Mode
 from redline.registry._tables import audit_events, chain_head
 
-__all__ = ["DEFAULT_URL", "SCHEMA_HEAD", "Store", "open_store"]
+__all__ = ["DEFAULT_URL", "SCHEMA_HEAD", "Mode", "Store", "open_store"]
 
 DEFAULT_URL = "sqlite:///.redline/registry.db"
-SCHEMA_HEAD = "r0002"
-_DIALECTS = {"sqlite": "sqlite", "postgresql+psycopg": "postgresql"}
-_MIGRATIONS = Path(__file__).with_name("migrations")
-_MIGRATION_LOCK = 7248610519
-"""PostgreSQL advisory lock key held while migrating (serialises concurrent first opens)."""
 
 
 def now() -> str:
@@ -42,89 +36,32 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
-def _engine(url: str) -> Engine:
-    try:
-        parsed = sa.engine.make_url(url)
-    except sa.exc.ArgumentError as exc:
-        raise InputError(f"malformed store URL {url!r} ({exc})") from None
-    if parsed.drivername not in _DIALECTS and parsed.drivername != "postgresql":
-        raise InputError(
-            f"store URL {url!r}: use sqlite:///path.db or postgresql+psycopg://user@host/db"
-        )
-    if parsed.drivername == "postgresql":
-        parsed = parsed.set(drivername="postgresql+psycopg")
-    if parsed.drivername == "sqlite":
-        return _sqlite_engine(parsed)
-    return sa.create_engine(parsed, pool_pre_ping=True)
-
-
-def _sqlite_engine(url: sa.URL) -> Engine:
-    """WAL journal, foreign keys on, and BEGIN IMMEDIATE: writers queue on the file lock
-    at the start of a transaction instead of failing half-way."""
-    if url.database and url.database != ":memory:":
-        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = sa.create_engine(url, connect_args={"timeout": 60})
-
-    @sa.event.listens_for(engine, "connect")
-    def _connect(dbapi: Any, _: Any) -> None:
-        dbapi.isolation_level = None  # redline issues BEGIN itself
-        cursor = dbapi.cursor()
-        _wal(cursor)
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA synchronous=FULL")
-        cursor.close()
-
-    @sa.event.listens_for(engine, "begin")
-    def _begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-    return engine
-
-
-def _wal(cursor: Any, patience: float = 60.0) -> None:
-    """``PRAGMA journal_mode=WAL``, retried while the file is locked: switching a new
-    file to WAL needs a lock SQLite does not wait for through the busy timeout, so two
-    first opens of one file used to fail "database is locked" (4 of 240 here)."""
-    deadline = time.monotonic() + patience
-    while True:
-        try:
-            cursor.execute("PRAGMA journal_mode=WAL")
-            return
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() > deadline:
-                raise
-            time.sleep(0.005 + 0.02 * random.random())
-
-
-def _migrate(engine: Engine) -> None:
-    """Upgrade to :data:`SCHEMA_HEAD`; a store written by a newer redline is refused."""
-    from alembic import command
-    from alembic.config import Config
-    from alembic.runtime.migration import MigrationContext
-    from alembic.script import ScriptDirectory
-
-    config = Config()
-    config.set_main_option("script_location", str(_MIGRATIONS))
-    known = {rev.revision for rev in ScriptDirectory.from_config(config).walk_revisions()}
-    with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":  # two first opens must not both create tables
-            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})")
-        current = MigrationContext.configure(conn).get_current_revision()
-        if current is not None and current not in known:
-            raise InputError(
-                f"the store's schema {current} is newer than this redline knows "
-                f"({SCHEMA_HEAD}): upgrade redline"
-            )
-        config.attributes["connection"] = conn
-        command.upgrade(config, "head")
-
-
 class Store:
-    """The registry database plus its artifact directory."""
+    """The registry database plus its artifact directory. ``created``: the
+    :func:`open_store` call that made it created the store's schema; ``migrated_from``:
+    the older revision it upgraded (None when it did not migrate)."""
 
-    def __init__(self, engine: Engine, artifacts: ArtifactStore) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        artifacts: ArtifactStore,
+        *,
+        created: bool = False,
+        migrated_from: str | None = None,
+    ) -> None:
         self.engine = engine
         self.artifacts = artifacts
+        self.created = created
+        self.migrated_from = migrated_from
+
+    @property
+    def location(self) -> str:
+        """Where the store is, as messages print it: a SQLite file's absolute path, else
+        the URL without its password."""
+        db = self.engine.url.database
+        if self.engine.dialect.name == "sqlite" and db and db != ":memory:":
+            return str(Path(db).absolute())
+        return _open.shown(self.engine.url)
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
@@ -215,20 +152,29 @@ def _event(row: Mapping[Any, Any]) -> AuditEvent:
     )
 
 
-def open_store(url: str | None = None, *, artifacts: str | os.PathLike[str] | None = None) -> Store:
-    """Open (creating and migrating as needed) the store at ``url``, else ``$REDLINE_STORE``,
-    else ``sqlite:///.redline/registry.db``. Artifacts live in ``artifacts``, else
-    ``$REDLINE_ARTIFACTS``, else an ``artifacts`` folder beside a SQLite file
-    (``.redline/artifacts`` for a server database)."""
+def open_store(
+    url: str | None = None,
+    *,
+    artifacts: str | os.PathLike[str] | None = None,
+    mode: Mode = "create",
+) -> Store:
+    """Open the store at ``url``, else ``$REDLINE_STORE``, else
+    ``sqlite:///.redline/registry.db``. ``mode``: ``"read"`` needs an existing store at
+    this redline's schema and never writes (an older schema is refused, not migrated);
+    ``"write"`` needs an existing store and migrates it; ``"create"`` (the default, as
+    before modes existed) also creates one, and sets :attr:`Store.created`. Artifacts
+    live in ``artifacts``, else ``$REDLINE_ARTIFACTS``, else an ``artifacts`` folder beside
+    a SQLite file (``.redline/artifacts`` for a server database)."""
+    if mode not in MODES:
+        raise InputError(f"open_store mode {mode!r}: use one of {', '.join(MODES)}")
     chosen = url or os.environ.get("REDLINE_STORE") or DEFAULT_URL
-    engine = _engine(chosen)
+    engine = _open.make_engine(chosen, mode)
     try:
-        _migrate(engine)
-    except sa.exc.OperationalError as exc:
+        before = _open.check_schema(engine, mode)
+    except sa.exc.DBAPIError as exc:
         engine.dispose()
-        shown = engine.url.render_as_string(hide_password=True)
         reason = " ".join(str(exc.orig).split())[:300]
-        raise InputError(f"cannot open the store {shown}: {reason}") from None
+        raise InputError(f"cannot open the store {_open.shown(engine.url)}: {reason}") from None
     except BaseException:
         engine.dispose()
         raise
@@ -238,4 +184,5 @@ def open_store(url: str | None = None, *, artifacts: str | os.PathLike[str] | No
         db = engine.url.database if engine.url.drivername == "sqlite" else None
         base = Path(db).parent if db and db != ":memory:" else Path(".redline")
         artifacts = base / "artifacts"
-    return Store(engine, ArtifactStore(artifacts))
+    migrated = before if before != SCHEMA_HEAD else None
+    return Store(engine, ArtifactStore(artifacts), created=before is None, migrated_from=migrated)
