@@ -15,12 +15,14 @@ import torch
 from redline._version import __version__
 from redline.datasets._validate import validate_arrays
 from redline.errors import InputError
+from redline.evaluation._budget import Scope, work_done
 from redline.evaluation._checks_base import CheckContext
 from redline.evaluation._collect import Collector, minimal_summary
 from redline.evaluation._progress import Progress
 from redline.evaluation._scan import ModelInfo, ScanPlan, make_plan, resolve_threat, scan_batches
+from redline.evaluation._scan_progress import ScanProgress
 from redline.evaluation._suite import Suite
-from redline.evaluation.checks import CHECKS, run_checks
+from redline.evaluation.checks import run_checks
 from redline.results import (
     AttackConfig,
     CheckResult,
@@ -81,13 +83,12 @@ def scan(
     with target.session():
         num_classes = _num_classes(target, xs, ys, class_names, data_source)
         start_usage = target.usage.snapshot()
-        n_batches = -(-len(ys) // batch_size)
-        units = n_batches * (len(plan.eps) + (plan.minimal is not None))
-        with Progress(progress, units + (len(CHECKS) if checks else 0), "scan") as bar:
-            collector = scan_batches(plan, target, xs, ys, bar)
+        tracker = _progress(progress, plan, target, len(ys), num_classes, check_samples * checks)
+        with tracker.bar:
+            collector = scan_batches(plan, target, xs, ys, tracker)
             stages["attacks"] = time.perf_counter() - t0
             found = (
-                _checks(plan, target, xs, ys, collector, num_classes, check_samples, bar)
+                _checks(plan, target, xs, ys, collector, num_classes, check_samples, tracker)
                 if checks
                 else []
             )
@@ -160,7 +161,7 @@ def _checks(
     collector: Collector,
     num_classes: int,
     check_samples: int,
-    bar: Progress,
+    bar: ScanProgress,
 ) -> list[CheckResult]:
     correct = np.flatnonzero(collector.clean_correct)[:check_samples]
     robust = [collector.robust_mask(k) for k in range(len(plan.eps))]
@@ -184,7 +185,26 @@ def _checks(
         num_classes=num_classes,
         seed=plan.seed,
     )
-    return run_checks(ctx, lambda cid: bar.advance(f"check {cid}"))
+    bar.checks_begin(len(ctx.x), int(ctx.survivors.sum()), ctx.probe_eps)
+    return run_checks(ctx, bar.check_start)
+
+
+def _progress(
+    enabled: bool, plan: ScanPlan, target: Target, n: int, num_classes: int, check_samples: int
+) -> ScanProgress:
+    """The scan's bar, its total planned before the first stage (silent when disabled)."""
+    scope = Scope(
+        norm=plan.norm,
+        eps=plan.eps,
+        suite=plan.suite,
+        num_classes=num_classes,
+        eot=int(getattr(target, "eot", 1)),
+        differentiable=target.differentiable,
+        seed=plan.seed,
+    )
+    sizes = [min(plan.batch_size, n - start) for start in range(0, n, plan.batch_size)]
+    bar = Progress(enabled, "scan", lambda: work_done(target))
+    return ScanProgress(bar, plan, scope, sizes, check_samples)
 
 
 def _minimal(collector: Collector, plan: ScanPlan) -> MinimalPerturbation | None:

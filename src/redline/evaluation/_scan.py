@@ -14,7 +14,7 @@ from redline.attacks._geometry import Norm, lp_norm, within
 from redline.attacks._registry import make_attack
 from redline.errors import InputError
 from redline.evaluation._collect import MINIMAL, BatchRecord, Collector, softmax_stats
-from redline.evaluation._progress import Progress
+from redline.evaluation._scan_progress import ScanProgress
 from redline.evaluation._suite import Suite, get_suite
 from redline.evaluation._threat import Threat, parse_threat
 from redline.results import Example
@@ -82,7 +82,7 @@ def scan_batches(
     target: Target,
     x: npt.NDArray[np.float32],
     y: npt.NDArray[np.int64],
-    progress: Progress,
+    progress: ScanProgress,
 ) -> Collector:
     """Stream the data through the plan batch by batch; memory scales with the batch."""
     collector = Collector(plan.eps, plan.examples)
@@ -90,6 +90,7 @@ def scan_batches(
         stop = start + plan.batch_size
         xb = torch.as_tensor(x[start:stop], device=target.device)
         yb = torch.as_tensor(y[start:stop], device=target.device)
+        progress.begin_batch(b, len(yb))
         collector.add(_scan_batch(plan, target, xb, yb, start, b, collector, progress))
     return collector
 
@@ -121,11 +122,12 @@ def _scan_batch(
     offset: int,
     b: int,
     collector: Collector,
-    progress: Progress,
+    progress: ScanProgress,
 ) -> BatchRecord:
     clean_logits = target.logits(x)
     pred, conf = softmax_stats(clean_logits)
     correct = clean_logits.argmax(dim=1) == y
+    progress.clean(int(correct.sum()))
     fmn_x, dist, cost = _minimal(plan, target, x, y, correct, b, progress)
     record = BatchRecord(
         label=y.cpu().numpy().astype(np.int64),
@@ -141,9 +143,10 @@ def _scan_batch(
     )
     state = _State(x, y, correct.clone(), x.clone(), clean_logits.clone(), [None] * len(y))
     for k, eps in enumerate(plan.eps):
-        newly = _attack_eps(plan, target, state, eps, b, record)
+        newly = _attack_eps(plan, target, state, k, b, record, progress)
         if fmn_x is not None and dist is not None:
             newly += _fold_minimal(target, state, fmn_x, dist, eps)
+        progress.eps_done(k, int(state.standing.sum()))
         p, c = softmax_stats(state.cur_logits)
         record.adv_pred.append(p)
         record.adv_conf.append(c)
@@ -152,20 +155,31 @@ def _scan_batch(
         record.violations.append(int((~ok).sum()))
         wanted = collector.examples_wanted(k) - sum(e.eps == eps for e in record.examples)
         record.examples += _examples(state, pred, p, newly, offset, eps, plan.norm, wanted)
-        progress.advance(f"scan eps={eps:.4g}")
     return record
 
 
 def _attack_eps(
-    plan: ScanPlan, target: Target, state: _State, eps: float, b: int, record: BatchRecord
+    plan: ScanPlan,
+    target: Target,
+    state: _State,
+    k: int,
+    b: int,
+    record: BatchRecord,
+    progress: ScanProgress,
 ) -> list[int]:
-    """Run the suite on the samples standing at this eps; returns the newly broken."""
+    """Run the suite on the samples standing at eps ``k``; returns the newly broken."""
     idx = state.standing.nonzero().squeeze(1)
     if not len(idx):
         record.runs.append([])
         return []
     out = plan.suite.run(
-        target, state.x[idx], state.y[idx], norm=plan.norm, eps=eps, seed=plan.seed + b
+        target,
+        state.x[idx],
+        state.y[idx],
+        norm=plan.norm,
+        eps=plan.eps[k],
+        seed=plan.seed + b,
+        on_attack=lambda i, attack, n: progress.attack_start(k, i, attack, n),
     )
     record.runs.append(out.runs)
     newly = state.update(idx, out.x_adv, out.logits)
@@ -182,7 +196,7 @@ def _minimal(
     y: torch.Tensor,
     correct: torch.Tensor,
     b: int,
-    progress: Progress,
+    progress: ScanProgress,
 ) -> tuple[torch.Tensor | None, torch.Tensor | None, tuple[int, int, float]]:
     """Minimum-norm attack on the correctly classified samples of the batch."""
     if plan.minimal is None:
@@ -191,11 +205,12 @@ def _minimal(
     x_adv, cost = x.clone(), (0, 0, 0.0)
     idx = correct.nonzero().squeeze(1)
     if len(idx):
+        progress.minimal_start(len(idx))
         attack = plan.minimal.with_params(seed=plan.seed + b)
         res = attack(target, x[idx], y[idx], assume_correct=True)
         dist[idx] = res.distances.double().where(res.success, torch.inf)
         x_adv[idx], cost = res.x_adv, (res.forward, res.backward, res.seconds)
-    progress.advance("minimal perturbations")
+    progress.minimal_done(dist.cpu().numpy(), correct.cpu().numpy())
     return x_adv, dist, cost
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -63,14 +64,20 @@ class Suite:
         norm: Norm,
         eps: float,
         seed: int = 0,
+        on_attack: Callable[[int, Attack, int], None] | None = None,
     ) -> SuiteOutcome:
-        """Attack correctly classified ``x``; each attack sees only the survivors so far."""
+        """Attack correctly classified ``x``; each attack sees only the survivors so far.
+
+        ``on_attack(i, attack, n)`` is called as attack ``i`` starts on ``n`` samples.
+        """
         attacks = self.build(norm, eps, seed)
         broken_by = torch.full((len(x),), -1, dtype=torch.long, device=x.device)
         x_adv, logits = x.clone(), torch.empty(0)
         runs: list[AttackRun] = []
         for i, attack in enumerate(attacks):
             idx = (broken_by < 0).nonzero().squeeze(1)
+            if on_attack is not None:
+                on_attack(i, attack, len(idx))
             if not len(idx):
                 runs.append(AttackRun(attack.name, 0, 0, 0, 0, 0, 0.0))
                 continue

@@ -20,7 +20,7 @@ from redline.evaluation._checks_attack import (
     check_noise,
     check_single_step,
 )
-from redline.evaluation._checks_base import CheckContext, finding, rng_for
+from redline.evaluation._checks_base import CHECK_IDS, CheckContext, finding, rng_for
 from redline.results import CheckResult, CheckStatus
 
 __all__ = ["CHECKS", "run_checks"]
@@ -164,13 +164,12 @@ CHECKS: tuple[Callable[[CheckContext], CheckResult], ...] = (
 
 
 def run_checks(
-    ctx: CheckContext, on_done: Callable[[str], None] | None = None
+    ctx: CheckContext, on_start: Callable[[str], None] | None = None
 ) -> list[CheckResult]:
-    """Run all checks; ``on_done(check_id)`` after each (progress bars)."""
+    """Run all checks; ``on_start(check_id)`` before each (progress bars)."""
     results = []
-    for check in CHECKS:
-        result = check(ctx)
-        results.append(result)
-        if on_done is not None:
-            on_done(result.id)
+    for check_id, check in zip(CHECK_IDS, CHECKS, strict=True):
+        if on_start is not None:
+            on_start(check_id)
+        results.append(check(ctx))
     return results
