@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import subprocess
 import sys
@@ -19,8 +21,11 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The quick demo's folder; what it said on stderr is kept beside it."""
     out = tmp_path_factory.mktemp("demo") / "redline-report"
-    assert run(["demo", "--quick", "--out", str(out), "--no-progress"]) == 0
+    with contextlib.redirect_stderr(io.StringIO()) as err:
+        assert run(["demo", "--quick", "--out", str(out), "--no-progress"]) == 0
+    (out.parent / "demo-stderr.txt").write_text(err.getvalue())
     return out
 
 
@@ -65,6 +70,36 @@ def test_demo_writes_a_complete_report(demo_dir: Path) -> None:
     assert result["clean"]["accuracy"]["value"] > 0.85
     assert result["policy"] is not None
     assert not list(demo_dir.parent.glob(".redline-report.*")), "temp folders left behind"
+
+
+def test_demo_says_why_it_fails_and_how_to_run_the_full_scan(
+    demo_dir: Path, tmp_path: Path
+) -> None:
+    said = (demo_dir.parent / "demo-stderr.txt").read_text()
+    assert not json.loads((demo_dir / "scan.json").read_text())["policy"]["passed"]
+    assert "FAILs on purpose" in said and "undefended" in said and "exits 1" in said
+    assert "Wilson intervals are at most" in said and "120 of the 359 samples" in said
+    lines = said.splitlines()
+    command = next(line for line in lines if line.strip().startswith("redline scan --")).split()
+    assert command[:2] == ["redline", "scan"] and "--suite" in command
+    assert str(demo_dir / "model.pt") in command and "bundled:digits:test" in command
+    assert "--limit" not in command  # the full test split
+    smoke = ["--limit", "20", "--suite", "fgsm", "--no-minimal", "--check-samples", "10"]
+    code = run([*command[1:], *smoke, "--no-progress", "--out", str(tmp_path / "full")])
+    assert code in (0, 1) and (tmp_path / "full" / "scan.json").is_file()
+
+
+def test_demo_runs_on_one_thread_and_restores_the_count() -> None:
+    from redline.cli._demo import _one_thread
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with _one_thread():
+            assert torch.get_num_threads() == 1
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
 
 
 def test_scan_passes_and_fails_policy(

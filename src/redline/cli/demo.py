@@ -18,16 +18,9 @@ def demo(
 ) -> int:
     """Train a small CNN on scikit-learn's 8x8 digits, red-team it, write the report folder."""
     from redline.cli._common import print_summary
-    from redline.cli._demo import run_demo
+    from redline.cli._demo import demo_notes, run_demo
 
     result = run_demo(out, quick=quick, seed=seed, progress=progress)
     print_summary(result, str(out))
-    typer.echo(
-        f"\nopen {out / 'report.html'} in a browser. Re-run the scan yourself with:\n"
-        f"  redline scan --model redline.zoo:digits_cnn --weights {out / 'model.pt'} "
-        f"--data bundled:digits:test --threat {result.config.norm}:"
-        + ",".join(f"{e:g}" for e in result.config.eps)
-        + f" --policy {out / 'redline.toml'} --out scan-report",
-        err=True,
-    )
+    typer.echo("\n" + "\n".join(demo_notes(result, out)), err=True)
     return 0
