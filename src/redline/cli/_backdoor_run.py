@@ -14,7 +14,6 @@ import numpy.typing as npt
 from redline.cli._options import ModelSpec
 from redline.datasets import Dataset, load_data, validate_arrays
 from redline.errors import InputError
-from redline.evaluation import ScanResult
 from redline.evaluation._backdoor import (
     BackdoorOptions,
     BackdoorRun,
@@ -24,6 +23,7 @@ from redline.evaluation._backdoor import (
 from redline.poisoning import PoisonedData, layer_names, load_mask, load_poisoned
 from redline.policy import load_policy
 from redline.reports._bundle import check_output_dir
+from redline.results import ScanResult
 from redline.targets import TorchTarget
 
 __all__ = [

@@ -10,8 +10,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from redline.defenses import RepairResult
-    from redline.evaluation import ScanResult
-    from redline.results import BackdoorSection
+    from redline.results import BackdoorSection, ScanResult
 
 __all__ = ["parse_floats", "print_backdoor", "print_repair", "print_summary"]
 

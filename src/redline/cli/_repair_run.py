@@ -16,7 +16,6 @@ from redline.cli._options import ModelSpec
 from redline.datasets import Dataset, load_data
 from redline.defenses import RepairResult, evaluate_repair, fine_prune, retrain_without
 from redline.errors import InputError
-from redline.evaluation import ScanResult
 from redline.evaluation._backdoor import (
     BackdoorOptions,
     backdoor_result,
@@ -27,6 +26,7 @@ from redline.evaluation._backdoor_parts import repair_summary
 from redline.poisoning import PoisonedData, load_mask, load_poisoned, triggered_test_set
 from redline.poisoning.detection import DATA_DETECTORS
 from redline.reports._bundle import check_output_dir
+from redline.results import ScanResult
 from redline.targets import InputSpace, TorchTarget, in_input_space
 
 __all__ = ["METHODS", "RepairRequest", "run_repair"]

@@ -19,9 +19,9 @@ from redline.cli._store_opts import StoreUrl
 if TYPE_CHECKING:
     from typer._click.core import Context
 
-    from redline.evaluation import ScanResult
     from redline.registry import Store
     from redline.reports import Comparison, VersionMeta
+    from redline.results import ScanResult
 
 __all__ = ["app", "attacks", "compare", "report"]
 
@@ -216,7 +216,7 @@ def _load_pair(a: str, b: str, store_url: str | None) -> tuple[Side, Side]:
 
 
 def _from_file(arg: str) -> Side:
-    from redline.evaluation import ScanResult
+    from redline.results import ScanResult
 
     path = Path(arg)
     return ScanResult.from_json(path), None, path.name
