@@ -13,7 +13,6 @@ from redline.cli._scan_certify import certify_section, parse_certify
 from redline.datasets import Dataset
 from redline.errors import InputError
 from redline.evaluation import ScanResult, parse_threat, scan
-from redline.evaluation._backdoor import BackdoorOptions, check_clean, run_backdoor
 from redline.poisoning import PoisonedData
 from redline.policy import Policy, load_policy
 from redline.registry import Store
@@ -74,6 +73,8 @@ def run_scan(req: ScanRequest) -> ScanResult:
         req.data, label_column=req.label_column, group_column=req.group_column, bounds=target.bounds
     ).take(req.limit)
     if req.backdoor:
+        from redline.evaluation._backdoor import BackdoorOptions, check_clean
+
         check_clean((data.x, data.y), BackdoorOptions(seed=req.seed))
     train = _training(req, target)
     result = scan(
@@ -95,6 +96,8 @@ def run_scan(req: ScanRequest) -> ScanResult:
         model=info,
     )
     if req.backdoor:
+        from redline.evaluation._backdoor import BackdoorOptions, run_backdoor
+
         section = run_backdoor(
             target,
             train=None if train is None else (train[0].x, train[0].y),

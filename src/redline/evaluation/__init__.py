@@ -1,14 +1,20 @@
 """Evaluation: suites, the scan and the sanity checks of the evaluation itself.
 
 The scan returns a :class:`redline.results.ScanResult` (the ground floor); ``ScanResult``,
-``CheckResult`` and ``SCHEMA_VERSION`` are re-exported here for existing imports."""
+``CheckResult`` and ``SCHEMA_VERSION`` are re-exported here for existing imports.
+The backdoor checks load on first use: they pull scikit-learn (about 1.2 s), which an
+evasion scan does not need."""
+
+from typing import TYPE_CHECKING, Any
 
 from redline.evaluation._api import scan
-from redline.evaluation._backdoor import BackdoorOptions, scan_backdoor
 from redline.evaluation._scan import ModelInfo
 from redline.evaluation._suite import SUITES, Suite, get_suite
 from redline.evaluation._threat import Threat, parse_threat
 from redline.results import SCHEMA_VERSION, CheckResult, ScanResult
+
+if TYPE_CHECKING:
+    from redline.evaluation._backdoor import BackdoorOptions, scan_backdoor
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -24,3 +30,15 @@ __all__ = [
     "scan",
     "scan_backdoor",
 ]
+
+_LAZY = ("BackdoorOptions", "scan_backdoor")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from redline.evaluation import _backdoor
+
+        value = getattr(_backdoor, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'redline.evaluation' has no attribute {name!r}")
