@@ -69,7 +69,15 @@ def test_batches_stream_without_changing_clean_numbers(digits_cnn: Trained) -> N
     kw = {"threat": "linf:0.1", "suite": "fgsm", "checks": False, "minimal": False}
     small = scan(digits_cnn.target, digits_cnn.x[:50], digits_cnn.y[:50], batch_size=7, **kw)  # type: ignore[arg-type]
     big = scan(digits_cnn.target, digits_cnn.x[:50], digits_cnn.y[:50], batch_size=64, **kw)  # type: ignore[arg-type]
-    assert small.clean == big.clean
+    # Counts are exact; confidences come from kernels whose float sums depend on the batch
+    # split (and on the thread count), so calibration agrees to float precision only.
+    assert small.clean.accuracy == big.clean.accuracy
+    assert small.clean.per_class == big.clean.per_class
+    assert small.clean.ece == pytest.approx(big.clean.ece, abs=1e-5)
+    assert small.clean.reliability.count == big.clean.reliability.count
+    assert small.clean.reliability.confidence == pytest.approx(
+        big.clean.reliability.confidence, abs=1e-5
+    )
     assert small.eps[0].robust == big.eps[0].robust  # FGSM has no randomness
 
 
