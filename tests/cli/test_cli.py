@@ -89,15 +89,20 @@ def test_demo_says_why_it_fails_and_how_to_run_the_full_scan(
     assert code in (0, 1) and (tmp_path / "full" / "scan.json").is_file()
 
 
-def test_demo_runs_on_one_thread_and_restores_the_count() -> None:
-    from redline.cli._demo import _one_thread
+def test_threads_are_set_for_the_run_and_restored() -> None:
+    from redline.cli._threads import torch_threads
+    from redline.errors import InputError
 
     before = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
-        with _one_thread():
+        with torch_threads(1):
             assert torch.get_num_threads() == 1
         assert torch.get_num_threads() == 2
+        with torch_threads(None):
+            assert torch.get_num_threads() == 2
+        with pytest.raises(InputError, match="--threads must be >= 1"), torch_threads(0):
+            pass
     finally:
         torch.set_num_threads(before)
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import io
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import torch
 
 from redline.cli._run import judge_and_write
+from redline.cli._threads import torch_threads
 from redline.datasets import Dataset, load_digits
 from redline.evaluation import ModelInfo, ScanResult, scan
 from redline.policy import parse_policy
@@ -36,25 +35,10 @@ min_accuracy = 0.50
 """
 
 
-@contextmanager
-def _one_thread() -> Iterator[None]:
-    """One intra-op thread while the demo runs, restored after.
-
-    The demo's CNN is tiny: two OpenMP threads spend their time synchronising on each
-    small op (the demo took 198 s of CPU with 2 threads, 41 s with 1, same numbers).
-    """
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def run_demo(out: Path, *, quick: bool, seed: int, progress: bool) -> ScanResult:
     """Train, scan and write ``out`` (model.pt and redline.toml included)."""
     check_output_dir(out)
-    with _one_thread():
+    with torch_threads(1):  # a tiny CNN: one thread is several times faster
         return _run(out, quick=quick, seed=seed, progress=progress)
 
 
@@ -128,8 +112,8 @@ def demo_notes(result: ScanResult, out: Path) -> list[str]:
         "standard suite, the demo's seed and batches) from the command line:",
         f"  redline scan --model redline.zoo:digits_cnn --weights {out / 'model.pt'} "
         f"--data bundled:digits:test --threat {result.config.norm}:{eps} --suite standard "
-        f"--batch-size {DEMO_BATCH} --seed {result.config.seed} "
+        f"--batch-size {DEMO_BATCH} --seed {result.config.seed} --threads 1 "
         f"--policy {out / 'redline.toml'} --out scan-report",
-        "(a model this small scans several times faster on one thread: OMP_NUM_THREADS=1)",
+        "(--threads 1: a model this small scans several times faster on one thread)",
     ]
     return lines

@@ -48,10 +48,19 @@ class ScanRequest:
     store: str | None = None
     actor: str | None = None
     certify: str | None = None
+    threads: int | None = None
 
 
 def run_scan(req: ScanRequest) -> ScanResult:
-    """Validate everything cheap first, then load, scan, judge and write the folder."""
+    """Validate everything cheap first, then load, scan, judge and write the folder, on
+    ``req.threads`` torch threads."""
+    from redline.cli._threads import torch_threads
+
+    with torch_threads(req.threads):
+        return _run_scan(req)
+
+
+def _run_scan(req: ScanRequest) -> ScanResult:
     from redline.datasets import load_data
     from redline.evaluation import get_suite
 

@@ -59,6 +59,13 @@ def scan(
     batch_size: Annotated[int, typer.Option(help="Samples per batch.")] = 128,
     seed: Annotated[int, typer.Option(help="Seed of every random choice.")] = 0,
     device: Annotated[str, typer.Option(help="Device: cpu, cuda, cuda:1...")] = "cpu",
+    threads: Annotated[
+        int | None,
+        typer.Option(
+            help="Torch CPU threads (default: torch's). A small model scans several times "
+            "faster with 1."
+        ),
+    ] = None,
     minimal: Annotated[bool, typer.Option(help="Run the minimum-norm attack (eps curve).")] = True,
     checks: Annotated[bool, typer.Option(help="Run the evaluation sanity checks.")] = True,
     check_samples: Annotated[int, typer.Option(help="Samples used by the checks.")] = 100,
@@ -117,6 +124,7 @@ def scan(
         store=store,
         actor=actor,
         certify=certify,
+        threads=threads,
     )
     result = run_scan(request)
     print_summary(result, str(out))
