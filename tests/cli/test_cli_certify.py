@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from tests.conftest import seeded
 
 from redline.cli import main
 from redline.datasets import load_breast_cancer
@@ -37,13 +38,13 @@ def weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
     x, y = torch.as_tensor(train.x), torch.as_tensor(train.y)
 
     def batches(epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        order = torch.randperm(len(x), generator=torch.Generator().manual_seed(epoch))
+        order = torch.randperm(len(x), generator=torch.Generator().manual_seed(seeded(epoch)))
         for start in range(0, len(x), 64):
             yield x[order[start : start + 64]], y[order[start : start + 64]]
 
-    torch.manual_seed(0)
+    torch.manual_seed(seeded(0))
     module = mlp()
-    gaussian_augment_train(module, batches, sigma=0.25, epochs=15)
+    gaussian_augment_train(module, batches, sigma=0.25, epochs=15, seed=seeded(0))
     path = tmp_path_factory.mktemp("certify") / "mlp.pt"
     torch.save(module.state_dict(), path)
     return path

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from tests.conftest import seeded
 
 from redline.cli.main import run
 from redline.datasets import load_breast_cancer
@@ -24,7 +25,7 @@ BASE += ["--check-samples", "20", "--seed", "1"]
 def members(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     folder, train = tmp_path_factory.mktemp("members"), load_breast_cancer("train")
     paths = []
-    for seed in (0, 1, 2):
+    for seed in map(seeded, (0, 1, 2)):
         torch.manual_seed(seed)
         module = mlp()
         train_classifier(module, train.x, train.y, epochs=30, seed=seed)

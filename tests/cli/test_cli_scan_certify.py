@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from tests.conftest import seeded
 
 from redline.cli.main import run
 from redline.datasets import load_breast_cancer
@@ -24,10 +25,10 @@ SPEC = "sigma=0.5,n=200,n0=50,samples=40"
 
 @pytest.fixture(scope="module")
 def weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    torch.manual_seed(0)
+    torch.manual_seed(seeded(0))
     module = mlp()
     train = load_breast_cancer("train")
-    train_classifier(module, train.x, train.y, epochs=30, seed=0)
+    train_classifier(module, train.x, train.y, epochs=30, seed=seeded(0))
     path = tmp_path_factory.mktemp("w") / "mlp.pt"
     torch.save(module.state_dict(), path)
     return path

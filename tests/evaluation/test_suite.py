@@ -27,7 +27,8 @@ def test_later_attacks_only_see_survivors(digits_cnn: Trained) -> None:
     assert int((out.broken_by == 0).sum()) == fgsm.broken
     assert int((out.broken_by == 1).sum()) == pgd.broken
     alone = PGD(eps=0.1, steps=10)(digits_cnn.target, x, y)
-    assert int((out.broken_by >= 0).sum()) >= int(alone.success.sum()) - 1
+    # PGD's random start differs on the survivors: worst over 5 seeds x 3 kernels, 3 fewer
+    assert int((out.broken_by >= 0).sum()) >= int(alone.success.sum()) - 5
     broken = out.broken_by >= 0
     assert bool((out.logits.argmax(1)[broken] != y[broken]).all())
 

@@ -13,6 +13,7 @@ from functools import cache
 import numpy as np
 import numpy.typing as npt
 import torch
+from tests.conftest import seeded
 
 from redline import TorchTarget
 from redline.datasets import load_digits
@@ -72,7 +73,7 @@ def _poison(attack: str, x: Array, y: npt.NDArray[np.int64]) -> tuple[Array, npt
     if attack == "clean":
         return x, y
     target = TARGETS[attack]
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(seeded(0))
     pool = np.flatnonzero(y != target)
     idx = rng.choice(pool, size=round(RATE * len(y)), replace=False)
     x, y = x.copy(), y.copy()
@@ -83,7 +84,9 @@ def _poison(attack: str, x: Array, y: npt.NDArray[np.int64]) -> tuple[Array, npt
 
 @cache
 def digits_model(attack: str = "clean", seed: int = 0) -> BackdooredModel:
-    """Train ``digits_cnn`` on (possibly poisoned) digits; ``attack`` in clean/badnets/blended."""
+    """Train ``digits_cnn`` on (possibly poisoned) digits; ``attack`` in clean/badnets/blended.
+    The training ``seed`` and the poison draw are shifted by ``REDLINE_TEST_SEED``."""
+    seed = seeded(seed)
     train, test = load_digits("train"), load_digits("test")
     x, y = _poison(attack, train.x, train.y)
     torch.manual_seed(seed)

@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 import torch
+from tests.conftest import seeded
 
 from redline import TorchTarget
 from redline.datasets import load_digits
@@ -82,7 +83,9 @@ def poison(
 @cache
 def poisoned_model(attack: str, rate: float, seed: int = 0) -> PoisonedModel:
     """Train ``digits_cnn`` (lr 3e-3, 20 epochs) on digits poisoned by ``attack`` at ``rate``;
-    ``attack="clean"`` trains on the clean set. Cached: each is trained once per session."""
+    ``attack="clean"`` trains on the clean set. Cached: each is trained once per session.
+    ``seed`` (poison draw and training) is shifted by ``REDLINE_TEST_SEED``."""
+    seed = seeded(seed)
     train, test = load_digits("train"), load_digits("test")
     if attack == "clean":
         x, y, mask = train.x, train.y, np.zeros(len(train.y), bool)

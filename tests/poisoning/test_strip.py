@@ -25,20 +25,26 @@ def _auroc(clean: np.ndarray, triggered: np.ndarray) -> float:
     return float(roc_auc_score(labels, np.r_[clean, triggered]))
 
 
-def test_badnets_triggers_are_rejected_at_one_percent_frr() -> None:
+def test_known_limit_badnets_far_at_one_percent_frr() -> None:
+    """Known limit: at the 1% FRR threshold the share of BadNets inputs let through (FAR)
+    is 0.01 on today's seed but 0.07-0.91 on the four others (every kernel, backdoor ASR
+    >= 0.97 each time): the corner patch's entropy drop on this 8x8 CNN sits right at the
+    clean 1% quantile for some seeds. What holds over 5 seeds x 3 kernels: the ranking
+    (worst AUROC 0.878), held-out clean rejections near the 1% asked (worst 0.022), and at
+    least 9% of triggered inputs rejected, 15x the clean rate."""
     model = digits_model("badnets")
     fit_x, clean, triggered = _split(model)
     strip = STRIP().fit(model.target, fit_x)
-    far = 1 - strip.predict(triggered).mean()
-    assert far < 0.05
-    assert strip.predict(clean).mean() < 0.05  # held-out clean rejections near the 1% asked
-    assert _auroc(strip.score(clean), strip.score(triggered)) > 0.97
+    assert strip.predict(triggered).mean() > 0.05
+    assert strip.predict(clean).mean() < 0.05
+    assert _auroc(strip.score(clean), strip.score(triggered)) > 0.85
 
 
 def test_blended_triggers_rank_above_clean_inputs() -> None:
     model = digits_model("blended")
     fit_x, clean, triggered = _split(model)
     strip = STRIP().fit(model.target, fit_x)
+    # worst over 5 seeds x 3 kernels: AUROC 0.982, 0.82 of triggered inputs rejected
     assert _auroc(strip.score(clean), strip.score(triggered)) > 0.95
     assert strip.predict(triggered).mean() > 0.5
 
@@ -48,6 +54,7 @@ def test_patch_alone_is_not_rejected_on_a_clean_model() -> None:
     model = digits_model("clean")
     fit_x, clean, patched = _split(model)
     strip = STRIP().fit(model.target, fit_x)
+    # worst over 5 seeds x 3 kernels: 0.073 of patched inputs rejected, AUROC 0.65
     assert strip.predict(patched).mean() < 0.1
     assert _auroc(strip.score(clean), strip.score(patched)) < 0.75
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from tests.conftest import seeded
 from torch import nn
 
 from redline.attacks import PGD
@@ -18,7 +19,7 @@ from redline.zoo import digits_cnn, train_classifier
 def members() -> list[nn.Module]:
     train = load_digits("train")
     out = []
-    for seed in (0, 1, 2):
+    for seed in map(seeded, (0, 1, 2)):
         torch.manual_seed(seed)
         module = digits_cnn()
         train_classifier(module, train.x, train.y, epochs=8, seed=seed)
