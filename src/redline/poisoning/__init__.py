@@ -1,7 +1,9 @@
 """Data poisoning and backdoors: simulate attacks, measure them, detect them."""
 
+from redline.poisoning._adaptive import AdaptiveBlend, AdaptivePatch
 from redline.poisoning._asr import attack_success_rate, triggered_test_set
 from redline.poisoning._attacks import SIG, BadNets, Blended, LabelConsistent, LabelFlip
+from redline.poisoning._composite import CompositeTrigger
 from redline.poisoning._features import activations, candidate_layers, layer_names
 from redline.poisoning._io import load_mask, load_poisoned, save_poisoned
 from redline.poisoning._poisoner import Poisoner
@@ -16,10 +18,13 @@ from redline.poisoning._types import ClassFinding, PoisonedData, Trigger
 
 __all__ = [
     "SIG",
+    "AdaptiveBlend",
+    "AdaptivePatch",
     "BadNets",
     "BlendTrigger",
     "Blended",
     "ClassFinding",
+    "CompositeTrigger",
     "FeaturePatchTrigger",
     "LabelConsistent",
     "LabelFlip",

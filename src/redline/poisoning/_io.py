@@ -1,7 +1,8 @@
 """Poisoned data on disk: one ``.npz`` of plain arrays plus a JSON string, no pickles.
 
-Keys: ``x``, ``y`` (poisoned labels), ``mask``, ``original_labels``, ``meta`` (JSON:
-format version, attack, rate, target class, params, source, trigger description) and,
+Keys: ``x``, ``y`` (poisoned labels), ``mask`` (the payload), ``original_labels``,
+``meta`` (JSON: format version, attack, rate, target class, params, source, trigger
+description), ``cover`` when the attack made cover samples (older files have none) and,
 for pattern triggers, ``trigger_pattern`` (the pattern array, kept out of the JSON).
 Files are written to a temporary file next to the destination and renamed into place,
 so a reader never sees half a file.
@@ -73,6 +74,8 @@ def save_poisoned(poisoned: PoisonedData, path: str | os.PathLike[str]) -> Path:
     }
     if poisoned.data.groups is not None:
         arrays["groups"] = poisoned.data.groups.astype(np.str_)
+    if poisoned.cover is not None:
+        arrays["cover"] = np.asarray(poisoned.cover, dtype=bool)
     with atomic_writer(out) as handle:
         np.savez_compressed(handle, **cast(dict[str, Any], arrays))
     return out
@@ -104,14 +107,17 @@ def _parse_meta(path: Path, raw: npt.NDArray[Any]) -> dict[str, Any]:
 
 def _check_lengths(path: Path, arrays: dict[str, npt.NDArray[Any]]) -> None:
     n = len(arrays["x"]) if arrays["x"].ndim else -1
-    for key in ("y", "mask", "original_labels"):
-        if arrays[key].ndim != 1 or len(arrays[key]) != n:
+    for key in ("y", "mask", "original_labels", "cover"):
+        if key in arrays and (arrays[key].ndim != 1 or len(arrays[key]) != n):
             raise InputError(
                 f"{path}: {key!r} has shape {arrays[key].shape} but 'x' has shape "
                 f"{arrays['x'].shape} (want one entry per sample)"
             )
-    if arrays["mask"].dtype != np.bool_:
-        raise InputError(f"{path}: 'mask' must be boolean, got dtype {arrays['mask'].dtype}")
+    for key in ("mask", "cover"):
+        if key in arrays and arrays[key].dtype != np.bool_:
+            raise InputError(f"{path}: {key!r} must be boolean, got dtype {arrays[key].dtype}")
+    if "cover" in arrays and (arrays["cover"] & arrays["mask"]).any():
+        raise InputError(f"{path}: 'cover' and 'mask' overlap (a sample is payload or cover)")
 
 
 def load_poisoned(path: str | os.PathLike[str]) -> PoisonedData:
@@ -147,6 +153,7 @@ def load_poisoned(path: str | os.PathLike[str]) -> PoisonedData:
         target_class=None if target is None else int(target),
         trigger=trigger,
         params=dict(meta.get("params") or {}),
+        cover=arrays.get("cover"),
     )
 
 

@@ -3,8 +3,10 @@
 A subclass stores keyword-only hyper-parameters in ``__init__`` (no logic there) and
 writes only :meth:`Poisoner._candidates` and :meth:`Poisoner._apply`; the base class
 validates the rate, the classes and the inputs, draws the samples and builds the
-:class:`PoisonedData`. :class:`AttackSpec` says what a successful attack looks like at
-test time (which samples are eligible, which label the attacker wants, which trigger).
+:class:`PoisonedData`. An attack with cover samples (triggered, labels kept) also writes
+:meth:`Poisoner._cover` and :meth:`Poisoner._apply_cover`. :class:`AttackSpec` says what
+a successful attack looks like at test time (which samples are eligible, which label the
+attacker wants, which trigger).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from redline.datasets import Dataset, validate_arrays
 from redline.errors import InputError
 from redline.poisoning._types import PoisonedData, Trigger
 
-__all__ = ["AttackSpec", "Poisoner", "TestMode", "check_class", "poisoned_count"]
+__all__ = ["AttackSpec", "Poisoner", "TestMode", "check_class", "draw_cover", "poisoned_count"]
 
 Array = npt.NDArray[np.float32]
 Labels = npt.NDArray[np.int64]
@@ -46,6 +48,30 @@ def check_class(value: Any, num_classes: int, what: str, name: str) -> int:
     if not 0 <= int(value) < num_classes:
         raise InputError(f"{name}: {what} {value} is outside the label range 0..{num_classes - 1}")
     return int(value)
+
+
+def draw_cover(
+    y: Labels,
+    payload: npt.NDArray[np.intp],
+    count: int,
+    rng: np.random.Generator,
+    *,
+    exclude: int | None,
+    name: str,
+    cap: bool = False,
+) -> npt.NDArray[np.intp]:
+    """``count`` cover samples drawn outside the payload and outside class ``exclude``;
+    more than there are is an error, or (``cap``) as many as there are."""
+    pool = np.setdiff1d(np.arange(len(y)), payload)
+    if exclude is not None:
+        pool = pool[y[pool] != exclude]
+    if count > len(pool) and not cap:
+        where = "" if exclude is None else f" and outside target class {exclude}"
+        raise InputError(
+            f"{name}: cover_rate asks {count} cover samples but only {len(pool)} samples lie "
+            f"outside the payload{where}"
+        )
+    return np.asarray(rng.choice(pool, size=min(count, len(pool)), replace=False), np.intp)
 
 
 @dataclass(frozen=True)
@@ -107,6 +133,21 @@ class Poisoner(ABC):
         """What the candidates are, for error messages (e.g. 'samples of target class 0')."""
         return "eligible samples"
 
+    def _cover(
+        self, y: Labels, payload: npt.NDArray[np.intp], num_classes: int, rng: np.random.Generator
+    ) -> npt.NDArray[np.intp]:
+        """Cover samples to trigger but keep correctly labelled (none unless overridden);
+        ``rng`` is seeded from the poison seed as an independent stream."""
+        return np.empty(0, dtype=np.intp)
+
+    def _apply_cover(self, x: Array, idx: npt.NDArray[np.intp], seed: int) -> Array:
+        """``x`` with the cover samples ``idx`` triggered (a subclass with cover writes it)."""
+        if len(idx):
+            raise NotImplementedError(
+                f"{type(self).__name__} draws cover samples but cannot apply them"
+            )
+        return x
+
     def params(self) -> dict[str, Any]:
         """JSON-friendly hyper-parameters for reports (the trigger is kept separately)."""
         return {k: v for k, v in vars(self).items() if not k.startswith("_") and k != "trigger"}
@@ -118,7 +159,8 @@ class Poisoner(ABC):
     def poison(
         self, x: Any, y: Any, *, seed: int = 0, num_classes: int | None = None
     ) -> PoisonedData:
-        """Poison a seeded ``round(rate * n)`` samples of ``(x, y)``; inputs are not modified.
+        """Poison a seeded ``round(rate * n)`` samples of ``(x, y)`` (plus any cover samples,
+        drawn from the rest); inputs are not modified.
 
         ``num_classes`` defaults to ``max(y) + 1``; pass it when a class is absent.
         """
@@ -134,8 +176,12 @@ class Poisoner(ABC):
         rng = np.random.default_rng(seed)
         idx = np.sort(rng.choice(pool, size=count, replace=False))
         x_p, y_p = self._apply(xa, ya, idx, k, seed)
+        cover_idx = np.sort(self._cover(ya, idx, k, np.random.default_rng([seed, 2])))
+        x_p = self._apply_cover(x_p, cover_idx, seed)
         mask = np.zeros(len(ya), dtype=bool)
         mask[idx] = True
+        cover = np.zeros(len(ya), dtype=bool)
+        cover[cover_idx] = True
         spec = self.spec(xa.shape[1:], k)
         extra = {
             "mode": spec.mode,
@@ -152,4 +198,5 @@ class Poisoner(ABC):
             target_class=spec.target_class,
             trigger=spec.trigger,
             params={**self.params(), **extra},
+            cover=cover if cover.any() else None,
         )

@@ -30,9 +30,13 @@ class Trigger(Protocol):
 class PoisonedData:
     """A poisoned training set with its ground truth.
 
-    ``mask[i]`` is True for every sample the attack changed (input, label or both);
-    ``original_labels`` are the labels before poisoning; ``target_class`` is None for
-    all-to-all and untargeted label flipping.
+    ``mask[i]`` is True for the payload: every sample whose label the attack changed, or
+    (clean label) whose input it triggered to plant the backdoor; what a detector must
+    find. ``cover[i]`` is True for cover (regularisation) samples: triggered or warped
+    but left with their true label (Adap-* conservatism, WaNet noise mode), harmless to
+    keep or remove, so scores leave them out; None when the attack makes none. The two
+    never overlap. ``original_labels`` are the labels before poisoning; ``target_class``
+    is None for all-to-all and untargeted label flipping.
     """
 
     data: Dataset
@@ -43,11 +47,17 @@ class PoisonedData:
     target_class: int | None
     trigger: Trigger | None
     params: dict[str, Any] = field(default_factory=dict)
+    cover: npt.NDArray[np.bool_] | None = None
 
     @property
     def n_poisoned(self) -> int:
-        """Number of poisoned samples."""
+        """Number of payload samples (cover samples not counted)."""
         return int(self.mask.sum())
+
+    @property
+    def n_cover(self) -> int:
+        """Number of cover samples (0 when the attack makes none)."""
+        return 0 if self.cover is None else int(self.cover.sum())
 
     def target_share(self) -> float | None:
         """Fraction of the target class's samples that are poison (None if no target).
