@@ -11,7 +11,8 @@ from redline.cli._options import AllowPickle, Bounds, Device, Mean, ModelOpt, Mo
 
 __all__ = ["ATTACK_NAMES", "poison"]
 
-ATTACK_NAMES = ("badnets", "blended", "sig", "label-flip", "label-consistent")
+ATTACK_NAMES: tuple[str, ...] = ("badnets", "blended", "sig", "label-flip", "label-consistent")
+ATTACK_NAMES += ("adaptive-blend", "adaptive-patch")
 
 
 def poison(
@@ -29,10 +30,22 @@ def poison(
     source_class: Annotated[
         int | None, typer.Option(help="label-flip targeted: the class relabelled.")
     ] = None,
-    patch_size: Annotated[int, typer.Option(help="badnets: checkerboard side.")] = 3,
-    alpha: Annotated[float, typer.Option(help="blended: blend weight of the noise key.")] = 0.15,
-    amplitude: Annotated[float, typer.Option(help="sig: signal amplitude.")] = 0.1,
-    eps: Annotated[float, typer.Option(help="label-consistent: PGD radius (Linf).")] = 0.2,
+    patch_size: Annotated[
+        int | None, typer.Option(help="badnets, label-consistent: checkerboard side (default 3).")
+    ] = None,
+    alpha: Annotated[
+        float | None, typer.Option(help="blended: blend weight of the noise key (default 0.15).")
+    ] = None,
+    amplitude: Annotated[
+        float | None, typer.Option(help="sig: signal amplitude (default 0.1).")
+    ] = None,
+    eps: Annotated[
+        float | None, typer.Option(help="label-consistent: PGD radius, Linf (default 0.2).")
+    ] = None,
+    cover_rate: Annotated[
+        float | None,
+        typer.Option(help="adaptive-*: share triggered but kept labelled (default --rate)."),
+    ] = None,
     model: ModelOpt = None,
     weights: Annotated[
         Path | None, typer.Option(help="label-consistent: surrogate model weights.")
@@ -47,7 +60,8 @@ def poison(
 ) -> int:
     """Poison a training set: the poisoned .npz plus OUT.mask.npy (ground truth).
 
-    The .npz carries x, y, the mask, the original labels and the trigger.
+    The .npz carries x, y, the mask, the original labels and the trigger (and the cover
+    samples of adaptive-*: triggered, labels kept; not in the mask).
     """
     from redline.cli._poison_run import PoisonRequest, run_poison
 
@@ -63,6 +77,7 @@ def poison(
         alpha=alpha,
         amplitude=amplitude,
         eps=eps,
+        cover_rate=cover_rate,
         model=ModelSpec(model, weights, allow_pickle, bounds, mean, std, device),
         label_column=label_column,
         seed=seed,
@@ -72,6 +87,7 @@ def poison(
     typer.echo(
         f"{poisoned.attack}: poisoned {poisoned.n_poisoned} of {len(poisoned.mask)} samples"
         + ("" if share is None else f" ({share:.1%} of target class {poisoned.target_class})")
+        + (f", {poisoned.n_cover} cover samples (labels kept)" if poisoned.n_cover else "")
         + f"; wrote {out} and {mask_path}",
         err=True,
     )

@@ -9,12 +9,15 @@ pattern kept as an array (how :func:`redline.poisoning._io.save_poisoned` stores
 from __future__ import annotations
 
 from dataclasses import KW_ONLY, dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 
 from redline.errors import InputError
+
+if TYPE_CHECKING:
+    from redline.poisoning._composite import CompositeTrigger
 
 __all__ = [
     "BlendTrigger",
@@ -306,7 +309,7 @@ class SignalTrigger:
 
 def trigger_from_dict(
     d: dict[str, Any],
-) -> PatchTrigger | FeaturePatchTrigger | BlendTrigger | SignalTrigger:
+) -> PatchTrigger | FeaturePatchTrigger | BlendTrigger | SignalTrigger | CompositeTrigger:
     """Rebuild a built-in trigger from :meth:`to_dict` output (patterns as lists or arrays)."""
     if not isinstance(d, dict):
         raise InputError(f"a trigger description must be a dict, got {type(d).__name__}")
@@ -325,7 +328,11 @@ def trigger_from_dict(
             return SignalTrigger(
                 amplitude=float(d["amplitude"]), frequency=float(d["frequency"]), bounds=bounds
             )
+        if kind == "composite":
+            from redline.poisoning._composite import CompositeTrigger
+
+            return CompositeTrigger.from_dict(d)
     except (KeyError, TypeError, ValueError) as exc:
         raise InputError(f"malformed {kind} trigger description: {exc!r}") from exc
-    known = "patch, feature-patch, blend, signal"
+    known = "patch, feature-patch, blend, signal, composite"
     raise InputError(f"unknown trigger kind {kind!r} (known: {known})")
