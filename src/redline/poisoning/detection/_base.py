@@ -41,7 +41,7 @@ from redline.datasets._integrity import pooled_inputs
 from redline.errors import InputError
 from redline.poisoning._features import activations, candidate_layers
 from redline.poisoning._types import ClassFinding
-from redline.poisoning.detection._evidence import NeighbourLabels
+from redline.poisoning.detection._evidence import NeighbourLabels, footprint
 from redline.poisoning.detection._mixture import TwoModes, fit_two_modes
 from redline.targets import TorchTarget
 
@@ -81,6 +81,8 @@ class ClassModel:
     suspicious: bool
     threshold: float
     space: str = "features"
+    leave_out: npt.NDArray[np.bool_] | None = None
+    """The poison mode's :func:`footprint` in ``space``, left out of its distances."""
 
     def oriented(self, signal: npt.NDArray[np.float32]) -> Floats:
         """The class's 1-D statistic, high on the poison side."""
@@ -114,16 +116,30 @@ class _LayerFit:
 
 def _read_evidence(
     space: _Space, post: Floats, y: Labels, rows: npt.NDArray[np.intp]
-) -> tuple[str, Floats, Floats]:
+) -> tuple[str, Floats, Floats, list[npt.NDArray[np.bool_] | None]]:
     """Each mode's mean neighbour-label disagreement in ``space``, ignoring the direction
-    between the two modes' (posterior-weighted) centres there."""
+    between the two modes' (posterior-weighted) centres there and, for each mode, the
+    coordinates of its own footprint (what a replacing trigger writes)."""
     points = space.points[rows]
     mass = np.maximum(post.sum(axis=0), 1e-12)
     centers = (post.T @ points.astype(np.float64)) / mass[:, None]
     direction = centers[1] - centers[0]
     direction /= max(float(np.linalg.norm(direction)), 1e-12)
-    e = space.evidence.disagreement(points, y, ignore=direction, rows=rows)
-    return space.name, (post * e[:, None]).sum(axis=0) / mass, direction
+    per_mode, prints = np.zeros(2), []
+    for mode in (0, 1):
+        out = footprint(space.points, _spread_weights(post[:, mode], rows, len(space.points)))
+        left = out if out.any() else None
+        e = space.evidence.disagreement(points, y, ignore=direction, rows=rows, leave_out=left)
+        per_mode[mode] = float(post[:, mode] @ e) / mass[mode]
+        prints.append(left)
+    return space.name, per_mode, direction, prints
+
+
+def _spread_weights(post: Floats, rows: npt.NDArray[np.intp], n: int) -> Floats:
+    """A mode's posterior over the whole reference set (0 outside its class)."""
+    w = np.zeros(n)
+    w[rows] = post
+    return w
 
 
 def _check_inputs(x: Inputs, y: npt.ArrayLike) -> tuple[npt.NDArray[np.float32], Labels]:
@@ -301,7 +317,7 @@ class TrainingDataDetector(ABC):
         modes = fit_two_modes(raw)
         post = np.stack([modes.posterior(raw, 0), modes.posterior(raw, 1)], axis=1)
         reads = [_read_evidence(space, post, y, rows) for space in spaces]
-        space, disagree, direction = max(reads, key=lambda r: abs(r[1][0] - r[1][1]))
+        space, disagree, direction, prints = max(reads, key=lambda r: abs(r[1][0] - r[1][1]))
         poison = int(np.argmax(disagree))
         gap = float(disagree[poison] - disagree[1 - poison])
         bimodal = bool(
@@ -313,8 +329,9 @@ class TrainingDataDetector(ABC):
         sign = 1.0 if modes.means[poison] >= modes.means[1 - poison] else -1.0
         threshold = sign * modes.boundary(poison) if suspicious else math.inf
         return ClassModel(
-            projection, modes, direction, poison, sign, gap, bimodal, suspicious, threshold, space
-        )
+            projection, modes, direction, poison, sign, gap, bimodal, suspicious, threshold,
+            space, prints[poison],
+        )  # fmt: skip
 
     @staticmethod
     def _finding(label: int, model: ClassModel, signal: npt.NDArray[np.float32]) -> ClassFinding:
@@ -349,6 +366,7 @@ class TrainingDataDetector(ABC):
                 y[idx],
                 ignore=None if model is None else model.direction,
                 rows=None if rows is None else rows[idx],
+                leave_out=None if model is None else model.leave_out,
             )
             if model is not None and model.suspicious:
                 scores[idx] += model.posterior(signal[idx])
