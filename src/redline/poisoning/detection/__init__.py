@@ -3,12 +3,14 @@
 - training data: :class:`SpectralSignatures`, :class:`ActivationClustering`,
   :class:`RobustCovariance` (SPECTRE/QUE), :class:`LossIsolation` (ABL-style);
 - model: :class:`NeuralCleanse` (trigger reverse-engineering, MAD anomaly index);
-- inference time: :class:`STRIP` (entropy under superimposition).
+- inference time: :class:`STRIP` (entropy under superimposition);
+- the verdict: :class:`CombinedDetector` (per class, the strongest member's reading).
 """
 
 from redline.poisoning.detection._base import TrainingDataDetector
 from redline.poisoning.detection.cleanse import NeuralCleanse, mad_anomaly
 from redline.poisoning.detection.clustering import ActivationClustering
+from redline.poisoning.detection.combined import CombinedDetector
 from redline.poisoning.detection.isolation import LossIsolation
 from redline.poisoning.detection.robust import RobustCovariance
 from redline.poisoning.detection.spectral import SpectralSignatures
@@ -18,6 +20,7 @@ __all__ = [
     "DATA_DETECTORS",
     "STRIP",
     "ActivationClustering",
+    "CombinedDetector",
     "LossIsolation",
     "NeuralCleanse",
     "RobustCovariance",
