@@ -192,6 +192,7 @@ def test_signal_errors() -> None:
 
 
 def test_trigger_from_dict_errors() -> None:
-    fails(lambda: trigger_from_dict({"kind": "warp"}), "'warp'", "patch")
+    fails(lambda: trigger_from_dict({"kind": "ripple"}), "'ripple'", "patch", "warp")
+    fails(lambda: trigger_from_dict({"kind": "warp"}), "malformed warp", "grid")
     fails(lambda: trigger_from_dict({"kind": "blend", "pattern": [[1.0]]}), "blend")
     fails(lambda: trigger_from_dict([1, 2]), "list")  # type: ignore[arg-type]

@@ -10,8 +10,11 @@ from redline.poisoning._poisoner import Poisoner
 from redline.poisoning._triggers import (
     BlendTrigger,
     FeaturePatchTrigger,
+    FrequencyTrigger,
     PatchTrigger,
+    SampleSpecificTrigger,
     SignalTrigger,
+    WarpTrigger,
     trigger_from_dict,
 )
 from redline.poisoning._types import ClassFinding, PoisonedData, Trigger
@@ -26,13 +29,16 @@ __all__ = [
     "ClassFinding",
     "CompositeTrigger",
     "FeaturePatchTrigger",
+    "FrequencyTrigger",
     "LabelConsistent",
     "LabelFlip",
     "PatchTrigger",
     "PoisonedData",
     "Poisoner",
+    "SampleSpecificTrigger",
     "SignalTrigger",
     "Trigger",
+    "WarpTrigger",
     "activations",
     "attack_success_rate",
     "candidate_layers",

@@ -9,153 +9,41 @@ pattern kept as an array (how :func:`redline.poisoning._io.save_poisoned` stores
 from __future__ import annotations
 
 from dataclasses import KW_ONLY, dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import numpy.typing as npt
 
 from redline.errors import InputError
+from redline.poisoning._blend_keys import image_key, low_frequency_key
+from redline.poisoning._frequency import FrequencyTrigger
+from redline.poisoning._patch import Corner, Location, PatchTrigger
+from redline.poisoning._sample_specific import SampleSpecificTrigger
+from redline.poisoning._trigger_common import (
+    Array,
+    Pattern,
+    _batch,
+    _clip,
+    _pattern,
+    _seed,
+)
+from redline.poisoning._trigger_common import _bounds as _bounds  # _adaptive imports it here
+from redline.poisoning._warp import WarpTrigger
 
 if TYPE_CHECKING:
     from redline.poisoning._composite import CompositeTrigger
 
 __all__ = [
     "BlendTrigger",
+    "Corner",
     "FeaturePatchTrigger",
+    "FrequencyTrigger",
     "Location",
     "PatchTrigger",
+    "SampleSpecificTrigger",
     "SignalTrigger",
+    "WarpTrigger",
     "trigger_from_dict",
 ]
-
-Array = npt.NDArray[np.float32]
-Pattern = npt.NDArray[np.floating[Any]]
-"""A pattern argument: any float array (lists work too); stored as read-only float32."""
-Corner = Literal["bottom-right", "bottom-left", "top-left", "top-right", "center"]
-Location = Corner | tuple[int, int]
-_CORNERS = ("bottom-right", "bottom-left", "top-left", "top-right", "center")
-
-
-def _bounds(bounds: Any) -> tuple[float, float]:
-    try:
-        lo, hi = (float(b) for b in bounds)
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"trigger bounds must be two numbers (low, high), got {bounds!r}") from exc
-    if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
-        raise InputError(f"trigger bounds must be finite with low < high, got {bounds!r}")
-    return lo, hi
-
-
-def _pattern(value: Any, what: str, ndims: tuple[int, ...]) -> Array:
-    """A finite, read-only float32 copy of a pattern with one of the allowed ranks."""
-    arr = np.array(value, dtype=np.float32)
-    if arr.ndim not in ndims or arr.size == 0:
-        raise InputError(f"{what} pattern must be {ndims}-D and non-empty, got shape {arr.shape}")
-    if not np.isfinite(arr).all():
-        raise InputError(f"{what} pattern has NaN or infinite values")
-    arr.flags.writeable = False
-    return arr
-
-
-def _batch(x: Any, min_ndim: int, what: str) -> Array:
-    arr = np.asarray(x, dtype=np.float32)
-    if arr.ndim < min_ndim:
-        raise InputError(f"{what} needs a batch of rank >= {min_ndim}, got shape {arr.shape}")
-    return arr
-
-
-def _clip(x: npt.NDArray[Any], bounds: tuple[float, float]) -> Array:
-    out: Array = np.clip(x, bounds[0], bounds[1]).astype(np.float32, copy=False)
-    return out
-
-
-@dataclass(frozen=True, eq=False)
-class PatchTrigger:
-    """BadNets (Gu et al. 2017): paste a small ``(c, h, w)`` or ``(h, w)`` patch on images.
-
-    Images are ``(n, c, H, W)`` (or ``(n, H, W)``); ``location`` is a corner name or the
-    ``(row, col)`` of the patch's top-left pixel. A 2-D patch, or one with one channel,
-    is pasted on every channel.
-    """
-
-    pattern: Pattern
-    _: KW_ONLY
-    location: Location = "bottom-right"
-    bounds: tuple[float, float] = (0.0, 1.0)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "pattern", _pattern(self.pattern, "patch", (2, 3)))
-        object.__setattr__(self, "bounds", _bounds(self.bounds))
-        loc = self.location
-        if isinstance(loc, str | bytes):
-            if loc not in _CORNERS:
-                raise InputError(f"unknown patch location {loc!r}; use one of {list(_CORNERS)}")
-        elif isinstance(loc, tuple | list) and len(loc) == 2:
-            object.__setattr__(self, "location", (int(loc[0]), int(loc[1])))
-        else:
-            raise InputError(f"patch location must be a corner name or (row, col), got {loc!r}")
-
-    @classmethod
-    def checkerboard(
-        cls,
-        size: int = 3,
-        channels: int = 1,
-        *,
-        location: Location = "bottom-right",
-        bounds: tuple[float, float] = (0.0, 1.0),
-    ) -> PatchTrigger:
-        """The classic BadNets patch: a ``size`` x ``size`` high/low checkerboard."""
-        if size < 1 or channels < 1:
-            raise InputError(f"checkerboard size and channels must be >= 1, got {size}, {channels}")
-        lo, hi = _bounds(bounds)
-        board = np.where(np.indices((size, size)).sum(axis=0) % 2 == 0, hi, lo)
-        pattern = np.broadcast_to(board, (channels, size, size)).astype(np.float32)
-        return cls(pattern, location=location, bounds=(lo, hi))
-
-    def _corner(self, height: int, width: int) -> tuple[int, int]:
-        h, w = self.pattern.shape[-2:]
-        if h > height or w > width:
-            raise InputError(f"a {h}x{w} patch does not fit {height}x{width} images")
-        if not isinstance(self.location, str):
-            row, col = self.location
-            if not (0 <= row <= height - h and 0 <= col <= width - w):
-                raise InputError(
-                    f"a {h}x{w} patch at (row, col)={self.location} leaves {height}x{width} images"
-                )
-            return row, col
-        rows = {"top": 0, "bottom": height - h}
-        cols = {"left": 0, "right": width - w}
-        if self.location == "center":
-            return (height - h) // 2, (width - w) // 2
-        vertical, horizontal = self.location.split("-")
-        return rows[vertical], cols[horizontal]
-
-    def __call__(self, x: Array) -> Array:
-        batch = _batch(x, 3, "PatchTrigger")
-        pattern = self.pattern
-        if pattern.ndim == 3 and batch.ndim == 4 and pattern.shape[0] not in (1, batch.shape[1]):
-            raise InputError(
-                f"a {pattern.shape[0]}-channel patch does not fit {batch.shape[1]}-channel images"
-            )
-        if pattern.ndim == 3 and batch.ndim == 3:
-            if pattern.shape[0] != 1:
-                raise InputError(f"a {pattern.shape[0]}-channel patch needs (n, c, H, W) images")
-            pattern = pattern[0]
-        row, col = self._corner(*batch.shape[-2:])
-        h, w = pattern.shape[-2:]
-        out = batch.copy()
-        out[..., row : row + h, col : col + w] = pattern
-        return _clip(out, self.bounds)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain data: ``{"kind": "patch", "pattern": [...], "location", "bounds"}``."""
-        loc = self.location if isinstance(self.location, str) else list(self.location)
-        return {
-            "kind": "patch",
-            "pattern": self.pattern.tolist(),
-            "location": loc,
-            "bounds": list(self.bounds),
-        }
 
 
 @dataclass(frozen=True, eq=False)
@@ -247,6 +135,36 @@ class BlendTrigger:
         pattern = rng.uniform(lo, hi, size=tuple(int(s) for s in shape)).astype(np.float32)
         return cls(pattern, alpha=alpha, bounds=(lo, hi))
 
+    @classmethod
+    def low_frequency(
+        cls,
+        shape: tuple[int, ...],
+        *,
+        seed: int = 0,
+        cutoff: int = 2,
+        alpha: float = 0.15,
+        bounds: tuple[float, float] = (0.0, 1.0),
+    ) -> BlendTrigger:
+        """A seeded smooth key: random coefficients on the lowest ``cutoff`` x ``cutoff``
+        DCT frequencies, spanning the bounds (a key that noise-tuned detectors miss)."""
+        lo, hi = _bounds(bounds)
+        key = low_frequency_key(shape, _seed(seed, "low-frequency key"), cutoff, (lo, hi))
+        return cls(key, alpha=alpha, bounds=(lo, hi))
+
+    @classmethod
+    def image(
+        cls,
+        image: Any,
+        shape: tuple[int, ...],
+        *,
+        alpha: float = 0.15,
+        bounds: tuple[float, float] = (0.0, 1.0),
+    ) -> BlendTrigger:
+        """Another image (``(H', W')`` or channel-first) as the key, resized to one
+        sample's ``shape`` and rescaled to span the bounds (Chen et al.'s Hello Kitty key)."""
+        lo, hi = _bounds(bounds)
+        return cls(image_key(image, shape, (lo, hi)), alpha=alpha, bounds=(lo, hi))
+
     def __call__(self, x: Array) -> Array:
         batch = _batch(x, 2, "BlendTrigger")
         if batch.shape[1:] != self.pattern.shape:
@@ -307,32 +225,64 @@ class SignalTrigger:
         }
 
 
+def _patch_from(d: dict[str, Any], bounds: tuple[float, float]) -> PatchTrigger:
+    location = d.get("location", "bottom-right")
+    loc: Any = location if isinstance(location, str) else tuple(location)
+    mask, seed = d.get("mask"), d.get("seed", 0)
+    return PatchTrigger(d["pattern"], location=loc, bounds=bounds, mask=mask, seed=seed)
+
+
+def _build(kind: Any, d: dict[str, Any], bounds: tuple[float, float]) -> Any:
+    """The trigger of a known ``kind`` from its description, or None for another kind."""
+    if kind == "patch":
+        return _patch_from(d, bounds)
+    if kind == "feature-patch":
+        return FeaturePatchTrigger(tuple(d["indices"]), tuple(d["values"]), bounds=bounds)
+    if kind == "blend":
+        return BlendTrigger(d["pattern"], alpha=float(d["alpha"]), bounds=bounds)
+    if kind == "signal":
+        amplitude, frequency = float(d["amplitude"]), float(d["frequency"])
+        return SignalTrigger(amplitude=amplitude, frequency=frequency, bounds=bounds)
+    if kind == "warp":
+        grid, strength = d["grid"], float(d["strength"])
+        return WarpTrigger(grid=grid, strength=strength, seed=d["seed"], bounds=bounds)
+    if kind == "frequency":
+        pairs = tuple(tuple(pair) for pair in d["frequencies"])
+        return FrequencyTrigger(magnitude=float(d["magnitude"]), frequencies=pairs, bounds=bounds)
+    if kind == "sample-specific":
+        amplitude = float(d["amplitude"])
+        return SampleSpecificTrigger(amplitude=amplitude, seed=d["seed"], bounds=bounds)
+    if kind == "composite":
+        from redline.poisoning._composite import CompositeTrigger
+
+        return CompositeTrigger.from_dict(d)
+    return None
+
+
+_KINDS = "patch, feature-patch, blend, signal, warp, frequency, sample-specific, composite"
+
+
 def trigger_from_dict(
     d: dict[str, Any],
-) -> PatchTrigger | FeaturePatchTrigger | BlendTrigger | SignalTrigger | CompositeTrigger:
+) -> (
+    PatchTrigger
+    | FeaturePatchTrigger
+    | BlendTrigger
+    | SignalTrigger
+    | WarpTrigger
+    | FrequencyTrigger
+    | SampleSpecificTrigger
+    | CompositeTrigger
+):
     """Rebuild a built-in trigger from :meth:`to_dict` output (patterns as lists or arrays)."""
     if not isinstance(d, dict):
         raise InputError(f"a trigger description must be a dict, got {type(d).__name__}")
     kind = d.get("kind")
     try:
         bounds = _bounds(d.get("bounds", (0.0, 1.0)))
-        if kind == "patch":
-            location = d.get("location", "bottom-right")
-            loc: Any = location if isinstance(location, str) else tuple(location)
-            return PatchTrigger(d["pattern"], location=loc, bounds=bounds)
-        if kind == "feature-patch":
-            return FeaturePatchTrigger(tuple(d["indices"]), tuple(d["values"]), bounds=bounds)
-        if kind == "blend":
-            return BlendTrigger(d["pattern"], alpha=float(d["alpha"]), bounds=bounds)
-        if kind == "signal":
-            return SignalTrigger(
-                amplitude=float(d["amplitude"]), frequency=float(d["frequency"]), bounds=bounds
-            )
-        if kind == "composite":
-            from redline.poisoning._composite import CompositeTrigger
-
-            return CompositeTrigger.from_dict(d)
+        built = _build(kind, d, bounds)
     except (KeyError, TypeError, ValueError) as exc:
         raise InputError(f"malformed {kind} trigger description: {exc!r}") from exc
-    known = "patch, feature-patch, blend, signal, composite"
-    raise InputError(f"unknown trigger kind {kind!r} (known: {known})")
+    if built is None:
+        raise InputError(f"unknown trigger kind {kind!r} (known: {_KINDS})")
+    return built  # type: ignore[no-any-return]
