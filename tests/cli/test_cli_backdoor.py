@@ -175,6 +175,7 @@ def test_scan_with_backdoor_puts_both_in_one_report(files: dict[str, Path], tmp_
         "clustering",
         "robust",
         "isolation",
+        "combined",
     }
 
 

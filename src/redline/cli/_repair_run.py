@@ -24,7 +24,7 @@ from redline.evaluation._backdoor import (
 )
 from redline.evaluation._backdoor_parts import repair_summary
 from redline.poisoning import PoisonedData, load_mask, load_poisoned, triggered_test_set
-from redline.poisoning.detection import DATA_DETECTORS
+from redline.poisoning.detection import DATA_DETECTORS, CombinedDetector
 from redline.reports._bundle import check_output_dir
 from redline.results import ScanResult
 from redline.targets import InputSpace, TorchTarget, in_input_space
@@ -64,9 +64,9 @@ def _check(req: RepairRequest) -> None:
         raise InputError(f"--method {req.method!r}: choose from {', '.join(METHODS)}")
     if req.method == "retrain" and req.data is None:
         raise InputError("--method retrain needs --data (the training set to clean)")
-    if req.exclude is None and req.flagged_by not in DATA_DETECTORS:
+    if req.exclude is None and req.flagged_by not in (*DATA_DETECTORS, "combined"):
         raise InputError(
-            f"--flagged-by {req.flagged_by!r}: choose from {', '.join(DATA_DETECTORS)}"
+            f"--flagged-by {req.flagged_by!r}: choose from {', '.join(DATA_DETECTORS)}, combined"
         )
     if req.out.suffix not in (".pt", ".pth"):
         raise InputError(f"--out {req.out}: repaired weights are written as .pt or .pth")
@@ -99,6 +99,9 @@ def _rows(data: Dataset, idx: npt.NDArray[np.intp], role: str) -> Dataset:
 def _flags(req: RepairRequest, target: TorchTarget, train: Dataset) -> npt.NDArray[np.bool_]:
     if req.exclude is not None:
         return load_mask(req.exclude, len(train.y))
+    if req.flagged_by == "combined":
+        combined = CombinedDetector(layer=req.layer, random_state=req.seed)
+        return combined.fit(target, train.x, train.y).flagged_.copy()
     detector = DATA_DETECTORS[req.flagged_by](layer=req.layer, random_state=req.seed)
     return detector.fit(target, train.x, train.y).flagged_.copy()
 

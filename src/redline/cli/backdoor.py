@@ -59,8 +59,12 @@ def scan_data(
         Path | None, typer.Option(help="Weights of the model trained on it.")
     ] = None,
     detectors: Annotated[
-        str, typer.Option(help="Comma list: spectral, clustering, robust, isolation.")
-    ] = "spectral,clustering,robust,isolation",
+        str,
+        typer.Option(
+            help="Comma list: spectral, clustering, robust, isolation, combined (per class "
+            "the strongest of the others run; no refit)."
+        ),
+    ] = "spectral,clustering,robust,isolation,combined",
     layer: Layer = "auto",
     mask: Annotated[
         Path | None, typer.Option(help="Ground-truth mask (.npy or poisoned .npz) for AUROC.")
@@ -158,7 +162,7 @@ def repair(
         str,
         typer.Option(
             help="retrain without --exclude: detector that flags samples (spectral, "
-            "clustering, robust or isolation)."
+            "clustering, robust, isolation or combined)."
         ),
     ] = "robust",
     poisoned: Poisoned = None,

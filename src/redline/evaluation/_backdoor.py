@@ -27,6 +27,7 @@ from redline.poisoning import PoisonedData, attack_success_rate, triggered_test_
 from redline.poisoning.detection import (
     DATA_DETECTORS,
     STRIP,
+    CombinedDetector,
     NeuralCleanse,
     TrainingDataDetector,
 )
@@ -59,7 +60,9 @@ __all__ = [
 Array = npt.NDArray[np.float32]
 Labels = npt.NDArray[np.int64]
 Verdict = Literal["clean", "suspicious", "trojaned"]
-DEFAULT_DETECTORS = ("spectral", "clustering", "robust", "isolation")
+DEFAULT_DETECTORS = ("spectral", "clustering", "robust", "isolation", "combined")
+COMBINED = "combined"
+"""The per-class combination of the other detectors run (:class:`CombinedDetector`)."""
 STRIP_HOLDOUT = 0.3
 """Share of the clean data kept out of STRIP's calibration to measure its false rejections."""
 
@@ -79,10 +82,11 @@ class BackdoorOptions:
 
     def check(self) -> None:
         """Unknown detector names or settings are input errors, found before any work."""
-        unknown = sorted(set(self.detectors) - set(DATA_DETECTORS))
+        known = [*DATA_DETECTORS, COMBINED]
+        unknown = sorted(set(self.detectors) - set(known))
         if unknown:
             raise InputError(
-                f"unknown detector(s) {', '.join(unknown)}; choose from {', '.join(DATA_DETECTORS)}"
+                f"unknown detector(s) {', '.join(unknown)}; choose from {', '.join(known)}"
             )
         if self.nc_steps < 1 or self.strip_overlays < 1:
             raise InputError("nc_steps and strip_overlays must be >= 1")
@@ -116,7 +120,7 @@ class BackdoorRun:
     """The backdoor section plus the fitted training-data detectors (per-sample scores)."""
 
     section: BackdoorSection
-    detectors: dict[str, TrainingDataDetector]
+    detectors: dict[str, TrainingDataDetector | CombinedDetector]
 
 
 def scan_backdoor(
@@ -170,8 +174,10 @@ def run_backdoor(
             f"the poison mask has {len(truth)} entries but the training data has "
             f"{len(train[1])} samples"
         )
-    fitted = {
-        n: DATA_DETECTORS[n](layer=opts.layer, random_state=opts.seed) for n in opts.detectors
+    fitted: dict[str, TrainingDataDetector | CombinedDetector] = {
+        n: DATA_DETECTORS[n](layer=opts.layer, random_state=opts.seed)
+        for n in opts.detectors
+        if n != COMBINED
     }
     data = []
     if train is not None:
@@ -179,6 +185,15 @@ def run_backdoor(
             data_detection(n, d, target, *train, class_names=class_names, mask=truth)
             for n, d in fitted.items()
         ]
+        if COMBINED in opts.detectors:
+            members = {n: d for n, d in fitted.items() if isinstance(d, TrainingDataDetector)}
+            combined = CombinedDetector(
+                members=tuple(members) or DEFAULT_DETECTORS[:-1], reuse=members,
+                layer=opts.layer, random_state=opts.seed,
+            )  # fmt: skip
+            data.append(data_detection(COMBINED, combined, target, *train,
+                                       class_names=class_names, mask=truth))  # fmt: skip
+            fitted[COMBINED] = combined
     model = strip = None
     if clean is not None and opts.model_check:
         nc = NeuralCleanse(steps=opts.nc_steps, seed=opts.seed)

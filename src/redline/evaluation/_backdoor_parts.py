@@ -10,7 +10,12 @@ import numpy.typing as npt
 import torch
 
 from redline.defenses import RepairResult
-from redline.poisoning.detection import STRIP, NeuralCleanse, TrainingDataDetector
+from redline.poisoning.detection import (
+    STRIP,
+    CombinedDetector,
+    NeuralCleanse,
+    TrainingDataDetector,
+)
 from redline.results import (
     DataDetection,
     DetectorClass,
@@ -84,7 +89,7 @@ def _named(label: int, class_names: Sequence[str] | None) -> str:
 
 def data_detection(
     name: str,
-    detector: TrainingDataDetector,
+    detector: TrainingDataDetector | CombinedDetector,
     target: TorchTarget,
     x: npt.NDArray[np.float32],
     y: npt.NDArray[np.int64],

@@ -57,7 +57,9 @@ class CombinedDetector:
     reading (scikit-learn style: ``fit`` returns self, state in ``*_``).
 
     ``members`` are CLI names of :data:`MEMBERS`; the keyword arguments go to each member
-    (``layer``, ``n_neighbors``, ``min_gap``, ``random_state``, ...).
+    (``layer``, ``n_neighbors``, ``min_gap``, ``random_state``, ...). ``reuse`` holds
+    members already fitted on the same data: ``fit`` takes them instead of refitting.
+    ``layer_`` names the member and layer kept per class (``"3:robust@5, ..."``).
     """
 
     members_: dict[str, TrainingDataDetector]
@@ -67,16 +69,19 @@ class CombinedDetector:
     scores_: Floats
     flagged_: npt.NDArray[np.bool_]
     skipped_: dict[int, str]
+    layer_: str
 
     def __init__(
         self,
         *,
         members: Sequence[str] = tuple(MEMBERS),
         min_votes: int = 1,
+        reuse: Mapping[str, TrainingDataDetector] | None = None,
         **member_options: Any,
     ) -> None:
         self.members = tuple(members)
         self.min_votes = min_votes
+        self.reuse = dict(reuse or {})
         self.member_options = member_options
 
     def _check(self) -> None:
@@ -95,7 +100,10 @@ class CombinedDetector:
         """Fit every member on ``(x, y)`` through ``target``, then merge them per class."""
         self._check()
         fitted = {
-            name: MEMBERS[name](**self.member_options).fit(target, x, y) for name in self.members
+            name: self.reuse[name]
+            if name in self.reuse
+            else MEMBERS[name](**self.member_options).fit(target, x, y)
+            for name in self.members
         }
         return self.merge(fitted, y)
 
@@ -112,6 +120,9 @@ class CombinedDetector:
         self.chosen_, self.votes_, self.classes_ = {}, {}, []
         for finding in first.classes_:
             self._merge_class(finding.label, ya)
+        self.layer_ = ", ".join(
+            f"{c}:{n}@{self.members_[n].layer_}" for c, n in sorted(self.chosen_.items())
+        )
         return self
 
     def _merge_class(self, label: int, y: npt.NDArray[np.int64]) -> None:
