@@ -4,7 +4,7 @@ per attack, and options set for an attack they do not apply to refused by one ta
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from redline.errors import InputError
 from redline.poisoning import (
@@ -15,12 +15,16 @@ from redline.poisoning import (
     Blended,
     BlendTrigger,
     FeaturePatchTrigger,
+    FrequencyTrigger,
     LabelConsistent,
     LabelFlip,
     PatchTrigger,
     Poisoner,
+    SampleSpecificTrigger,
     SignalTrigger,
     Trigger,
+    WaNet,
+    WarpTrigger,
 )
 
 if TYPE_CHECKING:
@@ -35,12 +39,31 @@ APPLIES: dict[str, tuple[str, ...]] = {
     "mode": ("badnets", "label-flip"),
     "source_class": ("label-flip",),
     "patch_size": PATCH,
+    "patch_pattern": PATCH,
+    "patch_shape": PATCH,
+    "location": PATCH,
     "alpha": ("blended",),
-    "amplitude": ("sig",),
+    "key": ("blended", "adaptive-blend"),
+    "amplitude": ("sig", "sample-specific"),
     "eps": ("label-consistent",),
+    "strength": ("wanet",),
+    "grid": ("wanet",),
+    "magnitude": ("frequency",),
     "cover_rate": ("adaptive-blend", "adaptive-patch"),
 }
 """Which attacks each attack-specific option applies to (``PoisonRequest`` field names)."""
+PATTERNS = ("checkerboard", "solid", "random")
+SHAPES = ("square", "cross", "x", "ring", "line")
+LOCATIONS: tuple[str, ...] = ("bottom-right", "bottom-left", "top-left", "top-right")
+LOCATIONS += ("center", "top", "bottom", "left", "right", "random")
+KEYS = ("noise", "low-frequency")
+
+
+def _choice(value: str | None, default: str, choices: tuple[str, ...], option: str) -> str:
+    chosen = default if value is None else value
+    if chosen not in choices:
+        raise InputError(f"{option} {chosen!r}: choose from {', '.join(choices)}")
+    return chosen
 
 
 def _refuse_unused(req: PoisonRequest) -> None:
@@ -55,12 +78,27 @@ def _refuse_unused(req: PoisonRequest) -> None:
 def _patch(req: PoisonRequest, shape: Shape, bounds: Bounds) -> Trigger:
     size = 3 if req.patch_size is None else req.patch_size
     if len(shape) == 1:
+        for field in ("patch_pattern", "patch_shape", "location"):
+            if getattr(req, field) is not None:
+                option = "--" + field.replace("_", "-")
+                raise InputError(f"{option} applies to images; tabular data gets a feature patch")
         return FeaturePatchTrigger.last(shape[0], min(size, shape[0]), bounds=bounds)
     channels = shape[0] if len(shape) == 3 else 1
-    return PatchTrigger.checkerboard(size, channels, bounds=bounds)
+    pattern = _choice(req.patch_pattern, "checkerboard", PATTERNS, "--patch-pattern")
+    kw: dict[str, Any] = {
+        "shape": _choice(req.patch_shape, "square", SHAPES, "--patch-shape"),
+        "location": _choice(req.location, "bottom-right", LOCATIONS, "--location"),
+        "bounds": bounds,
+    }
+    if pattern == "random":
+        return PatchTrigger.random(size, channels, seed=req.seed, **kw)
+    make = PatchTrigger.solid if pattern == "solid" else PatchTrigger.checkerboard
+    return make(size, channels, **kw)
 
 
 def _key(req: PoisonRequest, shape: Shape, bounds: Bounds, alpha: float) -> BlendTrigger:
+    if _choice(req.key, "noise", KEYS, "--key") == "low-frequency":
+        return BlendTrigger.low_frequency(shape, seed=req.seed, alpha=alpha, bounds=bounds)
     return BlendTrigger.noise(shape, seed=req.seed, alpha=alpha, bounds=bounds)
 
 
@@ -99,6 +137,14 @@ def _label_consistent(req: PoisonRequest, shape: Shape, bounds: Bounds) -> Poiso
     )
 
 
+def _wanet(req: PoisonRequest, _shape: Shape, bounds: Bounds) -> Poisoner:
+    default = WarpTrigger()
+    grid = default.grid if req.grid is None else req.grid
+    strength = default.strength if req.strength is None else req.strength
+    warp = WarpTrigger(grid=grid, strength=strength, seed=req.seed, bounds=bounds)
+    return WaNet(rate=req.rate, target_class=_target(req), trigger=warp)
+
+
 def _target(req: PoisonRequest) -> int:
     return 0 if req.target_class is None else req.target_class
 
@@ -135,6 +181,16 @@ def _adaptive_patch(req: PoisonRequest, shape: Shape, bounds: Bounds) -> Poisone
     )
 
 
+def _frequency(req: PoisonRequest, _shape: Shape, bounds: Bounds) -> Poisoner:
+    trigger = FrequencyTrigger(magnitude=_or(req.magnitude, 0.1), bounds=bounds)
+    return BadNets(trigger=trigger, target_class=_target(req), rate=req.rate)
+
+
+def _sample_specific(req: PoisonRequest, _shape: Shape, bounds: Bounds) -> Poisoner:
+    trigger = SampleSpecificTrigger(amplitude=_or(req.amplitude, 0.1), seed=req.seed, bounds=bounds)
+    return BadNets(trigger=trigger, target_class=_target(req), rate=req.rate)
+
+
 Builder = Callable[["PoisonRequest", Shape, Bounds], Poisoner]
 BUILDERS: dict[str, Builder] = {
     "badnets": _badnets,
@@ -142,8 +198,11 @@ BUILDERS: dict[str, Builder] = {
     "sig": _sig,
     "label-flip": _label_flip,
     "label-consistent": _label_consistent,
+    "wanet": _wanet,
     "adaptive-blend": _adaptive_blend,
     "adaptive-patch": _adaptive_patch,
+    "frequency": _frequency,
+    "sample-specific": _sample_specific,
 }
 """One builder per attack name (the keys are ``redline poison --attack``'s choices)."""
 

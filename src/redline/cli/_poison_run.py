@@ -36,6 +36,13 @@ class PoisonRequest:
     model: ModelSpec
     label_column: str
     seed: int
+    patch_pattern: str | None = None
+    patch_shape: str | None = None
+    location: str | None = None
+    key: str | None = None
+    strength: float | None = None
+    grid: int | None = None
+    magnitude: float | None = None
     cover_rate: float | None = None
 
 

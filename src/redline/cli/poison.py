@@ -12,7 +12,7 @@ from redline.cli._options import AllowPickle, Bounds, Device, Mean, ModelOpt, Mo
 __all__ = ["ATTACK_NAMES", "poison"]
 
 ATTACK_NAMES: tuple[str, ...] = ("badnets", "blended", "sig", "label-flip", "label-consistent")
-ATTACK_NAMES += ("adaptive-blend", "adaptive-patch")
+ATTACK_NAMES += ("wanet", "adaptive-blend", "adaptive-patch", "frequency", "sample-specific")
 
 
 def poison(
@@ -31,16 +31,42 @@ def poison(
         int | None, typer.Option(help="label-flip targeted: the class relabelled.")
     ] = None,
     patch_size: Annotated[
-        int | None, typer.Option(help="badnets, label-consistent: checkerboard side (default 3).")
+        int | None, typer.Option(help="badnets, label-consistent: patch side (default 3).")
+    ] = None,
+    patch_pattern: Annotated[
+        str | None,
+        typer.Option(help="badnets, label-consistent: checkerboard (default), solid, random."),
+    ] = None,
+    patch_shape: Annotated[
+        str | None,
+        typer.Option(help="badnets, label-consistent: square (default), cross, x, ring, line."),
+    ] = None,
+    location: Annotated[
+        str | None,
+        typer.Option(
+            help="badnets, label-consistent: bottom-right (default), bottom-left, top-left, "
+            "top-right, center, "
+            "top, bottom, left, right, or random (per sample)."
+        ),
     ] = None,
     alpha: Annotated[
-        float | None, typer.Option(help="blended: blend weight of the noise key (default 0.15).")
+        float | None, typer.Option(help="blended: blend weight of the key (default 0.15).")
+    ] = None,
+    key: Annotated[
+        str | None, typer.Option(help="blended, adaptive-blend: noise (default) or low-frequency.")
     ] = None,
     amplitude: Annotated[
-        float | None, typer.Option(help="sig: signal amplitude (default 0.1).")
+        float | None, typer.Option(help="sig, sample-specific: amplitude (default 0.1).")
     ] = None,
     eps: Annotated[
         float | None, typer.Option(help="label-consistent: PGD radius, Linf (default 0.2).")
+    ] = None,
+    strength: Annotated[
+        float | None, typer.Option(help="wanet: warp strength (default 0.5).")
+    ] = None,
+    grid: Annotated[int | None, typer.Option(help="wanet: control grid side (default 4).")] = None,
+    magnitude: Annotated[
+        float | None, typer.Option(help="frequency: peak pixel change (default 0.1).")
     ] = None,
     cover_rate: Annotated[
         float | None,
@@ -61,7 +87,7 @@ def poison(
     """Poison a training set: the poisoned .npz plus OUT.mask.npy (ground truth).
 
     The .npz carries x, y, the mask, the original labels and the trigger (and the cover
-    samples of adaptive-*: triggered, labels kept; not in the mask).
+    samples of wanet and adaptive-*: triggered, labels kept; not in the mask).
     """
     from redline.cli._poison_run import PoisonRequest, run_poison
 
@@ -77,6 +103,13 @@ def poison(
         alpha=alpha,
         amplitude=amplitude,
         eps=eps,
+        patch_pattern=patch_pattern,
+        patch_shape=patch_shape,
+        location=location,
+        key=key,
+        strength=strength,
+        grid=grid,
+        magnitude=magnitude,
         cover_rate=cover_rate,
         model=ModelSpec(model, weights, allow_pickle, bounds, mean, std, device),
         label_column=label_column,

@@ -18,6 +18,7 @@ from redline.poisoning._triggers import (
     trigger_from_dict,
 )
 from redline.poisoning._types import ClassFinding, PoisonedData, Trigger
+from redline.poisoning._wanet import WaNet
 
 __all__ = [
     "SIG",
@@ -38,6 +39,7 @@ __all__ = [
     "SampleSpecificTrigger",
     "SignalTrigger",
     "Trigger",
+    "WaNet",
     "WarpTrigger",
     "activations",
     "attack_success_rate",

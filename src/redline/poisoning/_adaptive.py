@@ -22,7 +22,8 @@ from redline.errors import InputError
 from redline.poisoning._attacks import _Backdoor
 from redline.poisoning._composite import CompositeTrigger
 from redline.poisoning._poisoner import draw_cover
-from redline.poisoning._triggers import BlendTrigger, PatchTrigger, _bounds
+from redline.poisoning._trigger_common import _bounds
+from redline.poisoning._triggers import BlendTrigger, PatchTrigger
 from redline.poisoning._types import Trigger
 
 __all__ = ["AdaptiveBlend", "AdaptivePatch"]
