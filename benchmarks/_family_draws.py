@@ -72,23 +72,24 @@ def _params(family: str, rng: np.random.Generator, side: int) -> dict[str, Any]:
     if family == "blend":
         return {
             "key": str(rng.choice(_KEYS)),
-            "alpha": float(rng.uniform(0.1, 0.25)),
+            "alpha": float(rng.uniform(0.15, 0.3)),
             "key_seed": int(rng.integers(1 << 16)),
         }
     if family == "warp":
         return {
             "grid": int(rng.integers(2, 5)),
-            "strength": float(rng.uniform(0.75, 1.5)),
+            "strength": float(rng.uniform(2.0, 4.0)),
+            "cross_ratio": float(rng.choice((0.0, 0.5, 1.0))),
             "warp_seed": int(rng.integers(1 << 16)),
         }
     if family == "frequency":
         n = int(rng.integers(1, 4))
         lo = max(1, side // 4)
         freqs = tuple((int(rng.integers(lo, side)), int(rng.integers(lo, side))) for _ in range(n))
-        return {"magnitude": float(rng.uniform(0.1, 0.25)), "frequencies": freqs}
+        return {"magnitude": float(rng.uniform(0.25, 0.5)), "frequencies": freqs}
     if family == "sample-specific":
         return {
-            "amplitude": float(rng.uniform(0.1, 0.25)),
+            "amplitude": float(rng.uniform(0.3, 0.5)),
             "carrier_seed": int(rng.integers(1 << 16)),
         }
     if family == "adaptive-blend":
@@ -161,7 +162,7 @@ def poisoner(d: Draw, rate: float, shape: tuple[int, ...]) -> Any:
         return P.Blended(rate=rate, target_class=tc, trigger=_blend_trigger(p, shape))
     if d.family == "warp":
         warp = P.WarpTrigger(grid=p["grid"], strength=p["strength"], seed=p["warp_seed"])
-        return P.WaNet(rate=rate, target_class=tc, trigger=warp)
+        return P.WaNet(rate=rate, target_class=tc, trigger=warp, cross_ratio=p["cross_ratio"])
     if d.family == "frequency":
         trig = P.FrequencyTrigger(magnitude=p["magnitude"], frequencies=p["frequencies"])
         return P.BadNets(rate=rate, target_class=tc, trigger=trig)

@@ -6,9 +6,11 @@ the model with the draw's seed and runs every detector on it:
 
 - families: ``patch`` (2-5 px; solid, checkerboard or random pattern; square, cross, x,
   ring or line shape; a corner, an edge, the centre or a random place per sample),
-  ``blend`` (noise, low-frequency or photograph key, alpha 0.10-0.25), ``warp`` (WaNet,
-  with noise-mode cover samples), ``frequency`` (DCT-domain, FTrojan-style),
-  ``sample-specific`` (ISSBA-style residual on the sample's edges), ``adaptive-blend``
+  ``blend`` (noise, low-frequency or photograph key, alpha 0.15-0.30), ``warp`` (WaNet,
+  strength 2-4, noise-mode cover samples 0, 0.5 or 1 per payload sample: the paper's 2
+  keeps ASR under 0.4 on 8x8 digits), ``frequency`` (DCT-domain, FTrojan-style, peak
+  0.25-0.5), ``sample-specific`` (ISSBA-style residual on the sample's edges, 0.3-0.5:
+  below, ASR stays under 0.2 on 8x8 digits), ``adaptive-blend``
   and ``adaptive-patch`` (Qi et al. 2023, with conservatism cover samples);
 - rates 1%, 5%, 10%; ``--draws`` draws per family and rate (draw i: seed i); clean
   models (``no attack``) with ``--clean`` seeds;

@@ -63,6 +63,7 @@ def test_results_names() -> None:
         "AttackConfig",
         "AttackStats",
         "BackdoorSection",
+        "BlindSpot",
         "CertifiedPoint",
         "CertifiedSection",
         "CheckResult",

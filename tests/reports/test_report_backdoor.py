@@ -30,6 +30,7 @@ from redline.reports._backdoor import histogram_chart
 from redline.reports._svg import COLORS
 from redline.results import (
     BackdoorSection,
+    BlindSpot,
     DataDetection,
     DetectorClass,
     Histogram,
@@ -40,6 +41,7 @@ from redline.results import (
     ScanResult,
     StripSummary,
 )
+from redline.results._schema import result_from_dict
 
 NAMES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 ANOMALY = [3.61, -0.42, 0.35, 1.12, -1.05, 0.08, -0.3, 0.77, -0.61, 0.19]
@@ -344,3 +346,21 @@ def test_backdoor_section_in_chromium(bd_only: ScanResult, tmp_path: Path) -> No
     assert ImageStat.Stat(img.convert("L")).stddev[0] > 15
     red = sum(n for n, (r, g, b) in img.getcolors(1 << 20) or [] if r > 180 and g < 90 and b < 90)
     assert red > 200  # the trojaned verdict and the flagged bar are painted red
+
+
+def test_blind_spots_are_shown_and_old_results_still_load(bd_result: ScanResult) -> None:
+    spots = [BlindSpot(check="spectral", misses="warp <b>triggers</b> at 1%: AUROC 0.61")]
+    assert bd_result.backdoor is not None
+    sec = bd_result.backdoor.model_copy(update={"blind_spots": spots})
+    result = bd_result.model_copy(update={"backdoor": sec})
+    md = render_markdown(result)
+    assert "Known blind spots" in md
+    assert "- `spectral`: warp <b>triggers</b> at 1%: AUROC 0.61" in md
+    part = _backdoor_part(render_html(result))
+    assert 'id="blind-spots"' in part and "warp &lt;b&gt;triggers&lt;/b&gt;" in part
+    assert 'id="blind-spots"' not in _backdoor_part(render_html(bd_result))
+    old = json.loads(result.model_dump_json())
+    old["schema_version"] = "1.2"
+    del old["backdoor"]["blind_spots"]
+    back = result_from_dict(old, "old scan.json")
+    assert back.backdoor is not None and back.backdoor.blind_spots == []

@@ -30,11 +30,13 @@ from redline.poisoning.detection import (
     CombinedDetector,
     NeuralCleanse,
     TrainingDataDetector,
+    known_blind_spots,
 )
 from redline.poisoning.detection.cleanse import MIN_SAMPLES
 from redline.poisoning.detection.strip import MIN_CALIBRATION
 from redline.results import (
     BackdoorSection,
+    BlindSpot,
     CleanResult,
     Cost,
     DataDetection,
@@ -208,8 +210,19 @@ def run_backdoor(
         model=model,
         strip=strip,
         poison=_poison_info(target, poisoned, clean),
+        blind_spots=_blind_spots(data, model, strip),
     )
     return BackdoorRun(section, fitted if train is not None else {})
+
+
+def _blind_spots(
+    data: list[DataDetection], model: ModelDetection | None, strip: StripSummary | None
+) -> list[BlindSpot]:
+    """What each check that ran is known to miss (redline's family benchmark)."""
+    ran = [d.detector for d in data]
+    ran += ["neural-cleanse"] if model is not None else []
+    ran += ["strip"] if strip is not None else []
+    return [BlindSpot(check=c, misses=text) for c, text in known_blind_spots(ran)]
 
 
 def _run_strip(

@@ -142,12 +142,23 @@ def _backdoor_facts(result: ScanResult, section: BackdoorSection) -> list[str]:
     return lines
 
 
+def _blind_spots(section: BackdoorSection) -> list[str]:
+    """What the checks that ran are known to miss: what a clean verdict covers."""
+    if not section.blind_spots:
+        return []
+    return ["Known blind spots (redline's backdoor family benchmark):"] + [
+        f"- `{b.check}`: {b.misses}" for b in section.blind_spots
+    ]
+
+
 def _backdoor(result: ScanResult, section: BackdoorSection) -> str:
-    """The backdoor verdict, then per-detector findings, STRIP, repair and ground truth."""
+    """The backdoor verdict, then per-detector findings, STRIP, repair, ground truth and
+    the checks' known blind spots."""
     parts = [
         [f"**Backdoor: {section.verdict.upper()}.** {section.summary}"],
         _detectors(result, section),
         _backdoor_facts(result, section),
+        _blind_spots(section),
     ]
     return "\n\n".join("\n".join(lines) for lines in parts if lines)
 

@@ -11,6 +11,7 @@ only pydantic and :mod:`redline.errors`. See docs/architecture.md for adding a s
 
 from redline.results._backdoor import (
     BackdoorSection,
+    BlindSpot,
     DataDetection,
     DetectorClass,
     Histogram,
@@ -56,6 +57,7 @@ __all__ = [
     "AttackConfig",
     "AttackStats",
     "BackdoorSection",
+    "BlindSpot",
     "CertifiedPoint",
     "CertifiedSection",
     "CheckResult",

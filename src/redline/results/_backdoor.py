@@ -10,6 +10,7 @@ from redline.results._common import _Model
 
 __all__ = [
     "BackdoorSection",
+    "BlindSpot",
     "DataDetection",
     "DetectorClass",
     "Histogram",
@@ -119,6 +120,14 @@ class PoisonInfo(_Model):
     asr: float | None = None
 
 
+class BlindSpot(_Model):
+    """What one check that ran is known to miss, measured by redline's backdoor family
+    benchmark (schema 1.3): so a reader knows what a "clean" verdict covers."""
+
+    check: str
+    misses: str
+
+
 class BackdoorSection(_Model):
     """Everything the backdoor checks found; ``verdict`` summarises it in one word."""
 
@@ -129,3 +138,4 @@ class BackdoorSection(_Model):
     strip: StripSummary | None = None
     repair: RepairSummary | None = None
     poison: PoisonInfo | None = None
+    blind_spots: list[BlindSpot] = Field(default_factory=list)

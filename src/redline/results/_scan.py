@@ -42,7 +42,7 @@ __all__ = [
     "TargetInfo",
 ]
 
-SCHEMA_VERSION = "1.2"
+SCHEMA_VERSION = "1.3"
 """Minor versions only add optional fields; readers accept any 1.x."""
 CheckStatus = Literal["PASS", "WARN", "FAIL", "SKIP"]
 CHECK_IDS = (

@@ -8,6 +8,7 @@
 """
 
 from redline.poisoning.detection._base import TrainingDataDetector
+from redline.poisoning.detection._blind_spots import BLIND_SPOTS, known_blind_spots
 from redline.poisoning.detection.cleanse import NeuralCleanse, mad_anomaly
 from redline.poisoning.detection.clustering import ActivationClustering
 from redline.poisoning.detection.combined import CombinedDetector
@@ -17,6 +18,7 @@ from redline.poisoning.detection.spectral import SpectralSignatures
 from redline.poisoning.detection.strip import STRIP
 
 __all__ = [
+    "BLIND_SPOTS",
     "DATA_DETECTORS",
     "STRIP",
     "ActivationClustering",
@@ -26,6 +28,7 @@ __all__ = [
     "RobustCovariance",
     "SpectralSignatures",
     "TrainingDataDetector",
+    "known_blind_spots",
     "mad_anomaly",
 ]
 
