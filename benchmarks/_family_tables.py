@@ -26,6 +26,8 @@ DETECTORS = {
     "art-ac-hidden": "ART AC (last hidden)",
 }
 _GOOD_ASR = 0.9
+_TAKES = 0.5
+"""A draw whose backdoor took: ASR >= 50% (the weaker ones are shown, and counted apart)."""
 
 
 def _groups(records: Sequence[Record]) -> dict[tuple[str, str, float], list[Record]]:
@@ -62,6 +64,13 @@ def _named(rs: Sequence[Record], key: str) -> str:
     return f"{hit}/{len(strong)}" + (f" (+{other} other)" if other else "")
 
 
+def _took(rs: Sequence[Record], key: str) -> str:
+    """Minimum over the draws whose backdoor took (ASR >= 50%), with their count."""
+    took = [r for r in rs if r.get("asr", 0.0) >= _TAKES]
+    v = _values(took, key)
+    return f"{v.min():.3f} ({len(v)})" if len(v) else "— (0)"
+
+
 def _rows(groups: dict[Any, list[Record]], dataset: str, cell: Any) -> list[list[str]]:
     rows = []
     for (ds, family, rate), rs in groups.items():
@@ -96,8 +105,10 @@ def render(records: Sequence[Record], draws: int) -> str:
         out.append(
             f"### {dataset}\n\n**A. Poisoned-sample AUROC over {draws} draws: min / p10 / "
             f"median** (cover samples left out)\n\n"
-            + table(head + auc, _rows(groups, dataset, lambda rs: [
-                _dist(_values(rs, f"{k}.auroc")) for k in DETECTORS]))
+            + table(head + auc + ["combined min, ASR >= 50% (draws)"],
+                    _rows(groups, dataset, lambda rs: [
+                _dist(_values(rs, f"{k}.auroc")) for k in DETECTORS]
+                + [_took(rs, "combined.auroc")]))
         )  # fmt: skip
         out.append(
             f"**B. TPR % at 5% FPR over {draws} draws: min / p10 / median**\n\n"

@@ -78,12 +78,26 @@ def _parser() -> argparse.ArgumentParser:
                         help="skip ART, Neural Cleanse and STRIP")  # fmt: skip
     parser.add_argument("--out", type=Path, default=None, help="markdown file to write")
     parser.add_argument("--records", type=Path, default=None, help="JSON records to write")
+    parser.add_argument("--render", type=Path, nargs="+", default=None,
+                        help="render saved --records files (merged), run nothing")  # fmt: skip
     return parser
+
+
+def _render_saved(args: argparse.Namespace) -> None:
+    """Tables of saved record files (e.g. one per dataset), nothing re-run."""
+    records = [r for path in args.render for r in json.loads(path.read_text())]
+    text = "\n\n".join([render(records, args.draws), targets(records)])
+    print(text)
+    if args.out:
+        args.out.write_text(text + "\n")
 
 
 def main(argv: list[str] | None = None) -> None:
     """Parse flags, run every cell on the pool, print and save the tables."""
     args = _parser().parse_args(argv)
+    if args.render:
+        _render_saved(args)
+        return
     if args.quick:
         args.draws, args.clean = min(args.draws, 2), min(args.clean, 2)
     prepare_process(args)
