@@ -58,6 +58,8 @@ class Attack(ABC):
     """Short id used in reports (class default; an instance may refine it, e.g. by loss)."""
     norms: ClassVar[tuple[Norm, ...]] = NORMS
     needs_gradients: ClassVar[bool] = True
+    needs_scores: ClassVar[bool] = True
+    """False for decision-based attacks, which run on label-only targets."""
     minimum_norm: ClassVar[bool] = False
 
     def __init__(self, *, norm: Norm = "linf", eps: float | None = None, seed: int = 0) -> None:
@@ -139,6 +141,11 @@ class Attack(ABC):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         if self.needs_gradients and not target.differentiable:
             raise InputError(f"{self.name} needs gradients; {type(target).__name__} has none")
+        if self.needs_scores and target.label_only:
+            raise InputError(
+                f"{self.name} needs scores; the target answers labels only "
+                "(use a decision-based attack: hop-skip-jump)"
+            )
         if x.dim() < 2 or y.dim() != 1 or len(x) != len(y):
             raise InputError(
                 f"expected x of shape (n, ...) and y of shape (n,), got "

@@ -3,19 +3,29 @@
 from redline.targets._base import LossFn, Target
 from redline.targets._callable import CallableTarget
 from redline.targets._ensemble import Combine, Ensemble, ensemble_target, load_ensemble
+from redline.targets._http import EndpointError, HttpTarget, QueryBudgetError
 from redline.targets._loading import LoadedModel, load_model
 from redline.targets._normalized import InputSpace, in_input_space
+from redline.targets._onnx import OnnxTarget
 from redline.targets._predict import predict_labels
+from redline.targets._scores import Scores
+from redline.targets._sklearn import SklearnTarget
 from redline.targets._torch import TorchTarget
 from redline.targets._usage import Usage
 
 __all__ = [
     "CallableTarget",
     "Combine",
+    "EndpointError",
     "Ensemble",
+    "HttpTarget",
     "InputSpace",
     "LoadedModel",
     "LossFn",
+    "OnnxTarget",
+    "QueryBudgetError",
+    "Scores",
+    "SklearnTarget",
     "Target",
     "TorchTarget",
     "Usage",

@@ -41,6 +41,12 @@ class Target(ABC):
         """Whether :meth:`logits_and_grad` works (white-box access)."""
         return False
 
+    @property
+    def label_only(self) -> bool:
+        """Whether the model answers with labels only (its logits are one-hot rows):
+        score-based attacks refuse such a target, decision-based ones run."""
+        return False
+
     @abstractmethod
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits for ``x`` (input space); may build a graph when grad is enabled."""
