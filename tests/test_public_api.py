@@ -41,8 +41,10 @@ def test_attack_names() -> None:
             "CarliniWagner",
             "FGSM",
             "FMN",
+            "HopSkipJump",
             "Norm",
             "PGD",
+            "SchemaSpace",
             "Square",
         ]
     )

@@ -81,6 +81,7 @@ def test_disabled_bar_shows_nothing_and_reads_no_counter(monkeypatch: pytest.Mon
         ("cw", {"steps": 10, "binary_search_steps": 2}, False),
         ("fgsm", {}, True),
         ("fmn", {"steps": 10}, True),
+        ("hop-skip-jump", {"queries": 80, "init_evals": 10}, False),
     ],
 )
 def test_attack_budget_bounds_the_passes_spent(

@@ -11,6 +11,7 @@ from redline.attacks.apgd import APGD, APGDT
 from redline.attacks.cw import CarliniWagner
 from redline.attacks.fgsm import FGSM
 from redline.attacks.fmn import FMN
+from redline.attacks.hsj import HopSkipJump
 from redline.attacks.pgd import PGD
 from redline.attacks.square import Square
 from redline.errors import InputError
@@ -31,6 +32,7 @@ ATTACKS: dict[str, AttackFactory] = {
     "square": Square,
     "cw": CarliniWagner,
     "fmn": FMN,
+    "hop-skip-jump": HopSkipJump,
 }
 """Every attack by name, with its default hyper-parameters."""
 

@@ -122,7 +122,7 @@ class _AutoPGD(Attack):
         for t in range(1, self.steps + 1):
             if not len(s.idx):
                 break
-            nxt = self._step(s, target.bounds, first=t == 1)
+            nxt = target.constrain(s.x, self._step(s, target.bounds, first=t == 1))
             logits, loss, grad = self._evaluate(target, nxt, s, need_grad=t < self.steps)
             self._advance(s, nxt, loss, grad)
             s = self._retire(s, logits, out, hit)
@@ -142,8 +142,15 @@ class _AutoPGD(Attack):
     ) -> tuple[_State, torch.Tensor]:
         """State and logits at the random start ``x^(0)``, with step size ``eta = 2 eps``."""
         assert self.eps is not None
-        start = enforce(
-            x, x + random_in_ball(x, self.norm, self.eps, rng), self.norm, self.eps, target.bounds
+        start = target.constrain(
+            x,
+            enforce(
+                x,
+                x + random_in_ball(x, self.norm, self.eps, rng),
+                self.norm,
+                self.eps,
+                target.bounds,
+            ),
         )
         logits, loss, grad = target.logits_and_grad(start, self._loss(y, tgt))
         n, dev = len(x), x.device

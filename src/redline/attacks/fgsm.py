@@ -26,4 +26,6 @@ class FGSM(Attack):
         assert self.eps is not None
         _, _, grad = target.logits_and_grad(x, lambda z: cross_entropy(z, y))
         x_adv = x + self.eps * normalize_gradient(grad, self.norm)
-        return Adversarial(enforce(x, x_adv, self.norm, self.eps, target.bounds))
+        return Adversarial(
+            target.constrain(x, enforce(x, x_adv, self.norm, self.eps, target.bounds))
+        )

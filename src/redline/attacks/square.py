@@ -100,8 +100,13 @@ class Square(Attack):
             logits = target.logits(points.reshape(len(points), *shape[1:]))
             return -margin(logits, labels)
 
+        def valid(x0: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+            as_input = (len(points), *shape[1:])
+            fixed = target.constrain(x0.reshape(as_input), points.reshape(as_input))
+            return fixed.reshape(points.shape)
+
         init, step = (_linf_init, _linf_step) if self.norm == "linf" else (_l2_init, _l2_step)
-        best = init(x, eps, bounds, rng)
+        best = valid(x, init(x, eps, bounds, rng))
         loss = score(best, y)
         used = torch.ones(len(x), dtype=torch.long, device=x.device)
         for it in range(self.queries):
@@ -109,7 +114,7 @@ class Square(Attack):
             if not len(active):
                 break
             p = self._area(it)
-            proposal = step(x[active], best[active], p, eps, bounds, rng)
+            proposal = valid(x[active], step(x[active], best[active], p, eps, bounds, rng))
             new = score(proposal, y[active])
             better = new < loss[active]
             best[active[better]] = proposal[better]

@@ -140,6 +140,8 @@ class BoundSchema:
     def project(self, x0: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """The closest-in-spirit valid point for each candidate (see the module doc)."""
         shape = x.shape
+        if not len(x):
+            return x
         a0 = x0.detach().reshape(len(x0), -1).double().cpu().numpy()
         a = x.detach().reshape(len(x), -1).double().cpu().numpy()
         out = self._straight(a0, a)

@@ -47,6 +47,12 @@ class Target(ABC):
         score-based attacks refuse such a target, decision-based ones run."""
         return False
 
+    def constrain(self, x0: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """Map candidates ``x`` (changes of the clean ``x0``) to inputs the model can
+        really receive. Identity here; a tabular target under a feature schema makes
+        every candidate valid. Attacks call it after each projection onto their ball."""
+        return x
+
     @abstractmethod
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits for ``x`` (input space); may build a graph when grad is enabled."""

@@ -1,0 +1,85 @@
+"""The attack space of a tabular model under a feature schema.
+
+Features live in their own units (income in dollars, age in years), so one eps cannot
+serve them all. :class:`SchemaSpace` rescales each feature by its schema budget: an L-inf
+ball of radius 1 around a sample is then exactly the schema's budget box, and every
+existing attack (PGD, APGD, Square, HopSkipJump) runs there unchanged. Its
+:meth:`constrain` maps candidates back through the schema's projection, so every point
+an attack proposes is one a real applicant could submit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import numpy as np
+import torch
+
+from redline.datasets import BoundSchema
+from redline.errors import InputError
+from redline.targets import LossFn, Target
+
+__all__ = ["SchemaSpace"]
+
+
+class SchemaSpace(Target):
+    """``inner`` seen through ``schema``: inputs are ``x / scale`` (see the module doc).
+
+    Use :meth:`to_space` / :meth:`from_space` to move data in and out; the attack's eps
+    is 1 for "the schema's budgets" (a fraction of them below 1).
+    """
+
+    def __init__(self, inner: Target, schema: BoundSchema) -> None:
+        super().__init__(bounds=(-float("inf"), float("inf")))
+        self.inner = inner
+        self.schema = schema
+        self.scale = torch.as_tensor(schema.scale(), dtype=torch.float32, device=inner.device)
+
+    @property
+    def device(self) -> torch.device:
+        return self.inner.device
+
+    @property
+    def differentiable(self) -> bool:
+        return self.inner.differentiable
+
+    @property
+    def label_only(self) -> bool:
+        return self.inner.label_only
+
+    @contextmanager
+    def session(self) -> Iterator[None]:
+        with self.inner.session():
+            yield
+
+    def to_space(self, x: torch.Tensor | np.ndarray) -> torch.Tensor:
+        """Data in feature units -> attack space."""
+        t = torch.as_tensor(x, dtype=torch.float32, device=self.device)
+        self._check(t)
+        return t / self.scale
+
+    def from_space(self, z: torch.Tensor) -> torch.Tensor:
+        """Attack space -> feature units."""
+        self._check(z)
+        return z * self.scale
+
+    def constrain(self, x0: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        fixed = self.schema.project(self.from_space(x0), self.from_space(x))
+        return self.to_space(fixed)
+
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.inner.logits(self.from_space(x))
+
+    def logits_and_grad(
+        self, x: torch.Tensor, loss_fn: LossFn
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        logits, loss, grad = self.inner.logits_and_grad(self.from_space(x), loss_fn)
+        self._count(len(x), len(x))
+        return logits, loss, grad * self.scale
+
+    def _check(self, t: torch.Tensor) -> None:
+        if t.dim() != 2 or t.shape[1] != self.schema.n_features:
+            raise InputError(
+                f"expected rows of {self.schema.n_features} features, got shape {tuple(t.shape)}"
+            )
