@@ -102,6 +102,10 @@ def test_scan_data_clears_a_clean_training_set(files: dict[str, Path], tmp_path:
     section = _json(out)["backdoor"]
     assert section["verdict"] == "clean"
     assert all(d["suspicious_classes"] == [] and d["flagged"] == 0 for d in section["data"])
+    # a "clean" verdict says what it covers: each detector that ran lists what it misses
+    spots = {s["check"]: s["misses"] for s in section["blind_spots"]}
+    assert set(spots) == {d["detector"] for d in section["data"]}
+    assert all("clean-label" in text for text in spots.values())
 
 
 def test_scan_model_names_the_target_and_the_policy_gates(
@@ -177,6 +181,8 @@ def test_scan_with_backdoor_puts_both_in_one_report(files: dict[str, Path], tmp_
         "isolation",
         "combined",
     }
+    checks = {s["check"] for s in result["backdoor"]["blind_spots"]}
+    assert {"neural-cleanse", "strip", "combined"} <= checks
 
 
 def _bad_cases(files: dict[str, Path], tmp: Path) -> dict[str, tuple[list[str], str]]:
