@@ -13,7 +13,7 @@ import numpy as np
 from benchmarks._common import table
 from benchmarks._family_draws import ADAPTIVE
 
-__all__ = ["DETECTORS", "render", "targets"]
+__all__ = ["DETECTORS", "render", "summary", "targets"]
 
 Record = dict[str, Any]
 DETECTORS = {
@@ -93,6 +93,38 @@ def _clean(groups: dict[Any, list[Record]], dataset: str) -> str:
         f"Clean training sets ({len(rs)} models): models with a flagged class: "
         + ", ".join(parts)
         + "."
+    )
+
+
+def _mins(rs: Sequence[Record], keys: Sequence[str]) -> str:
+    return " / ".join(
+        f"{v.min():.3f}" if len(v := _values(rs, f"{k}.auroc")) else "—" for k in keys
+    )
+
+
+def summary(records: Sequence[Record]) -> str:
+    """The README's table: the minimum over draws per family and rate, both data sets."""
+    groups = _groups(records)
+    members = ["spectral", "clustering", "robust", "isolation"]
+    head = ["data", "family", "rate", "draws", "ASR % median (>= 90%)", "combined (verdict)",
+            "spectral / clustering / robust / isolation", "best ART",
+            "Neural Cleanse names target", "STRIP FAR % median"]  # fmt: skip
+    rows = []
+    for (ds, family, rate), rs in groups.items():
+        if family == "no attack":
+            continue
+        asr = _values(rs, "asr")
+        arts = [_values(rs, f"{k}.auroc") for k in DETECTORS if k.startswith("art")]
+        art = max((float(v.min()) for v in arts if len(v)), default=math.nan)
+        far = _values(rs, "strip.far")
+        rows.append([
+            ds, family, f"{rate:.0%}", str(len(rs)),
+            f"{100 * np.median(asr):.0f} ({int((asr >= _GOOD_ASR).sum())}/{len(asr)})",
+            _mins(rs, ["combined"]), _mins(rs, members), f"{art:.3f}",
+            _named(rs, "nc.flagged"), f"{100 * np.median(far):.0f}" if len(far) else "—",
+        ])  # fmt: skip
+    return "**Minimum poisoned-sample AUROC over the draws** (cover samples left out)\n\n" + table(
+        head, rows
     )
 
 

@@ -40,7 +40,7 @@ from benchmarks._common import (
     save_results,
 )
 from benchmarks._family_draws import FAMILIES
-from benchmarks._family_tables import render, targets
+from benchmarks._family_tables import render, summary, targets
 from benchmarks._pool import run_cells
 
 __all__ = ["main"]
@@ -86,7 +86,7 @@ def _parser() -> argparse.ArgumentParser:
 def _render_saved(args: argparse.Namespace) -> None:
     """Tables of saved record files (e.g. one per dataset), nothing re-run."""
     records = [r for path in args.render for r in json.loads(path.read_text())]
-    text = "\n\n".join([render(records, args.draws), targets(records)])
+    text = "\n\n".join([summary(records), render(records, args.draws), targets(records)])
     print(text)
     if args.out:
         args.out.write_text(text + "\n")
@@ -118,6 +118,7 @@ def main(argv: list[str] | None = None) -> None:
         f"{revision} (at the start).",
         f"Settings: train {s.train_epochs} epochs (Adam, lr {s.lr}); Neural Cleanse "
         f"{s.nc_steps} steps; STRIP {s.strip_overlays} overlays; target class drawn per draw.",
+        summary(records),
         render(records, args.draws),
         targets(records),
         f"Total: {len(records)} cells, {cpu:.0f} CPU s in cells; wall {wall:.0f} s.",
