@@ -168,5 +168,5 @@ class Attack(ABC):
     def _enforce(self, target: Target, x: torch.Tensor, x_adv: torch.Tensor) -> torch.Tensor:
         x_adv = torch.where(torch.isfinite(x_adv), x_adv, x)
         if self.eps is None:
-            return target.constrain(x, clip_to_bounds(x_adv, target.bounds))
-        return target.constrain(x, enforce(x, x_adv, self.norm, self.eps, target.bounds))
+            return target.constrain(x, clip_to_bounds(x_adv, target.bounds), self.eps)
+        return target.constrain(x, enforce(x, x_adv, self.norm, self.eps, target.bounds), self.eps)

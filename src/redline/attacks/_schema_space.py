@@ -26,8 +26,11 @@ __all__ = ["SchemaSpace"]
 class SchemaSpace(Target):
     """``inner`` seen through ``schema``: inputs are ``x / scale`` (see the module doc).
 
-    Use :meth:`to_space` / :meth:`from_space` to move data in and out; the attack's eps
-    is 1 for "the schema's budgets" (a fraction of them below 1).
+    Use :meth:`to_space` / :meth:`from_space` to move data in and out. An attack's eps
+    (L-inf) is the fraction of every continuous and integer budget it may spend: 1 is
+    the schema's budgets. Binary, categorical and one-hot changes are allowed at every
+    eps (a flip is the smallest change such a feature has) unless the column is
+    immutable; derived columns follow their relation.
     """
 
     def __init__(self, inner: Target, schema: BoundSchema) -> None:
@@ -64,9 +67,25 @@ class SchemaSpace(Target):
         self._check(z)
         return z * self.scale
 
-    def constrain(self, x0: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        fixed = self.schema.project(self.from_space(x0), self.from_space(x))
+    @property
+    def judges_threat(self) -> bool:
+        return True
+
+    def constrain(
+        self, x0: torch.Tensor, x: torch.Tensor, eps: float | None = None
+    ) -> torch.Tensor:
+        """The schema's projection with every budget scaled by ``eps`` (None: 1)."""
+        scale = 1.0 if eps is None else float(eps)
+        fixed = self.schema.project(self.from_space(x0), self.from_space(x), scale=scale)
         return self.to_space(fixed)
+
+    def valid(self, x0: torch.Tensor, x: torch.Tensor, eps: float | None = None) -> torch.Tensor:
+        counts = self.schema.violations(
+            self.from_space(x0).cpu().numpy(),
+            self.from_space(x).cpu().numpy(),
+            scale=1.0 if eps is None else float(eps),
+        )
+        return torch.as_tensor(counts == 0, device=x.device)
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.inner.logits(self.from_space(x))

@@ -122,7 +122,7 @@ class _AutoPGD(Attack):
         for t in range(1, self.steps + 1):
             if not len(s.idx):
                 break
-            nxt = target.constrain(s.x, self._step(s, target.bounds, first=t == 1))
+            nxt = target.constrain(s.x, self._step(s, target.bounds, first=t == 1), self.eps)
             logits, loss, grad = self._evaluate(target, nxt, s, need_grad=t < self.steps)
             self._advance(s, nxt, loss, grad)
             s = self._retire(s, logits, out, hit)
@@ -151,6 +151,7 @@ class _AutoPGD(Attack):
                 self.eps,
                 target.bounds,
             ),
+            self.eps,
         )
         logits, loss, grad = target.logits_and_grad(start, self._loss(y, tgt))
         n, dev = len(x), x.device

@@ -27,5 +27,5 @@ class FGSM(Attack):
         _, _, grad = target.logits_and_grad(x, lambda z: cross_entropy(z, y))
         x_adv = x + self.eps * normalize_gradient(grad, self.norm)
         return Adversarial(
-            target.constrain(x, enforce(x, x_adv, self.norm, self.eps, target.bounds))
+            target.constrain(x, enforce(x, x_adv, self.norm, self.eps, target.bounds), self.eps)
         )

@@ -93,7 +93,7 @@ class _Run:
     def _adversarial(self, idx: torch.Tensor, points: torch.Tensor, per: int = 1) -> torch.Tensor:
         """Label query for ``points`` (``per`` rows for each sample of ``idx``), constrained."""
         x0 = self.x[idx].repeat_interleave(per, dim=0)
-        valid = self.t.constrain(x0, self._box(x0, points))
+        valid = self.t.constrain(x0, self._box(x0, points), self.a.eps)
         self.used[idx] += per
         labels = self.t.predict(valid)
         return labels != self.y[idx].repeat_interleave(per)
@@ -103,7 +103,7 @@ class _Run:
         return points.clamp(lo, hi)
 
     def _valid(self, idx: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
-        return self.t.constrain(self.x[idx], self._box(self.x[idx], points))
+        return self.t.constrain(self.x[idx], self._box(self.x[idx], points), self.a.eps)
 
     def _left(self, idx: torch.Tensor) -> torch.Tensor:
         return idx[self.used[idx] < self.a.queries]

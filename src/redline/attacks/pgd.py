@@ -93,7 +93,8 @@ class PGD(Attack):
         xa = x
         if self.random_start:
             noise = random_in_ball(x, self.norm, self.eps, rng)
-            xa = target.constrain(x, enforce(x, x + noise, self.norm, self.eps, target.bounds))
+            xa = enforce(x, x + noise, self.norm, self.eps, target.bounds)
+            xa = target.constrain(x, xa, self.eps)
         idx, x0, ya = torch.arange(len(x), device=x.device), x, y
         for _ in range(self.steps):
             logits, _, grad = target.logits_and_grad(xa, partial(loss, y=ya))
@@ -106,7 +107,8 @@ class PGD(Attack):
                     if not len(idx):
                         break
             step = xa + self.step_size * normalize_gradient(grad, self.norm)
-            xa = target.constrain(x0, enforce(x0, step, self.norm, self.eps, target.bounds))
+            xa = enforce(x0, step, self.norm, self.eps, target.bounds)
+            xa = target.constrain(x0, xa, self.eps)
         if len(idx):
             out[idx] = xa
             if not last:

@@ -102,7 +102,7 @@ class Square(Attack):
 
         def valid(x0: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
             as_input = (len(points), *shape[1:])
-            fixed = target.constrain(x0.reshape(as_input), points.reshape(as_input))
+            fixed = target.constrain(x0.reshape(as_input), points.reshape(as_input), eps)
             return fixed.reshape(points.shape)
 
         init, step = (_linf_init, _linf_step) if self.norm == "linf" else (_l2_init, _l2_step)

@@ -37,6 +37,8 @@ class Dataset:
     groups: npt.NDArray[np.str_] | None = None
     class_names: tuple[str, ...] | None = None
     sha256: str = field(default="", compare=False)
+    feature_names: tuple[str, ...] | None = field(default=None, compare=False)
+    """Column names of a table (a CSV header), for the feature schema."""
 
     def __post_init__(self) -> None:
         if not self.sha256:
@@ -57,4 +59,11 @@ class Dataset:
         if n is None or n >= len(self):
             return self
         groups = None if self.groups is None else self.groups[:n]
-        return Dataset(self.x[:n], self.y[:n], self.source, groups, self.class_names)
+        return Dataset(
+            self.x[:n],
+            self.y[:n],
+            self.source,
+            groups,
+            self.class_names,
+            feature_names=self.feature_names,
+        )

@@ -59,7 +59,8 @@ def load_data(
         x, y, source=source, bounds=bounds, num_classes=n_classes, groups=groups
     )
     g = None if groups is None else np.asarray(groups).astype(np.str_)
-    return Dataset(x32, y64, source, g, class_names)
+    names = _csv_features(spec, label_column, group_column) if x32.ndim == 2 else None
+    return Dataset(x32, y64, source, g, class_names, feature_names=names)
 
 
 def _preview(names: tuple[str, ...] | list[str], limit: int = 5) -> str:
@@ -221,6 +222,19 @@ def _parse_labels(
         f"{source}: line {line}, column {name!r}: label {cell!r} is not a number "
         "while other labels are (use all numbers or all class names)"
     )
+
+
+def _csv_features(
+    spec: str | Path, label_column: str, group_column: str | None
+) -> tuple[str, ...] | None:
+    """The feature column names of a CSV file (its header without label and group)."""
+    if (isinstance(spec, str) and spec.startswith("bundled:")) or Path(
+        spec
+    ).suffix.lower() != ".csv":
+        return None
+    with Path(spec).open(newline="", encoding="utf-8-sig") as handle:
+        header = [h.strip() for h in next(csv.reader(handle))]
+    return tuple(h for h in header if h not in (label_column, group_column))
 
 
 def _load_csv(path: Path, source: str, label_column: str, group_column: str | None) -> Raw:

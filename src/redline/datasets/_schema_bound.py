@@ -109,18 +109,21 @@ class BoundSchema:
                 return int(off[0]), f"is not one of the declared values {list(codes)}"
         return None
 
-    def violations(self, x0: npt.ArrayLike, x: npt.ArrayLike) -> npt.NDArray[np.int64]:
-        """Per sample, how many schema rules ``x`` breaks as a change of ``x0`` (0 = valid).
+    def violations(
+        self, x0: npt.ArrayLike, x: npt.ArrayLike, *, scale: float = 1.0
+    ) -> npt.NDArray[np.int64]:
+        """Per sample, how many schema rules ``x`` breaks as a change of ``x0`` (0 = valid),
+        with every budget multiplied by ``scale`` (a threat's fraction of the budgets).
 
         Float32 data is judged with a float32 tolerance on budgets and relations."""
         a0, a = np.asarray(x0, np.float64), np.asarray(x, np.float64)
-        tol = 1e-6 * np.maximum(1.0, np.abs(a0))
+        tol = 1e-6 * np.maximum(1.0, np.maximum(np.abs(a0), np.abs(a)))  # float32 rounding
         d = a - a0
         bad = (a < self.low - tol) | (a > self.high + tol) | ~np.isfinite(a)
         bad |= ~self.mutable & (np.abs(d) > tol)
         bad |= (self.direction > 0) & (d < -tol)
         bad |= (self.direction < 0) & (d > tol)
-        bad |= np.abs(d) > self.budget + tol
+        bad |= np.abs(d) > self.budget * scale + tol
         bad |= np.isin(self.kind, (1, 2)) & (np.abs(a - np.round(a)) > tol)
         for j, codes in enumerate(self.codes):
             if codes is not None:
@@ -137,32 +140,33 @@ class BoundSchema:
 
     # --- projection ----------------------------------------------------------------
 
-    def project(self, x0: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        """The closest-in-spirit valid point for each candidate (see the module doc)."""
+    def project(self, x0: torch.Tensor, x: torch.Tensor, *, scale: float = 1.0) -> torch.Tensor:
+        """A valid point for each candidate (see the module doc); budgets times ``scale``."""
         shape = x.shape
         if not len(x):
             return x
         a0 = x0.detach().reshape(len(x0), -1).double().cpu().numpy()
         a = x.detach().reshape(len(x), -1).double().cpu().numpy()
-        out = self._straight(a0, a)
-        todo = np.flatnonzero(self.violations(a0, out) > 0)
+        budget = self.budget * scale
+        out = self._straight(a0, a, budget)
+        todo = np.flatnonzero(self.violations(a0, out, scale=scale) > 0)
         t = 1.0
         for _ in range(_BACKTRACK):
             if not len(todo):
                 break
             t /= 2
-            out[todo] = self._straight(a0[todo], a0[todo] + t * (a[todo] - a0[todo]))
-            todo = todo[self.violations(a0[todo], out[todo]) > 0]
+            out[todo] = self._straight(a0[todo], a0[todo] + t * (a[todo] - a0[todo]), budget)
+            todo = todo[self.violations(a0[todo], out[todo], scale=scale) > 0]
         out[todo] = a0[todo]
         return torch.as_tensor(out, dtype=x.dtype, device=x.device).reshape(shape)
 
-    def _straight(self, a0: Floats, a: Floats) -> Floats:
+    def _straight(self, a0: Floats, a: Floats, budget: Floats) -> Floats:
         d = np.where(self.mutable, a - a0, 0.0)
         d = np.where(self.direction > 0, np.maximum(d, 0), d)
         d = np.where(self.direction < 0, np.minimum(d, 0), d)
-        d = np.clip(d, -self.budget, self.budget)
-        lo = np.maximum(self.low, a0 - self.budget)
-        hi = np.minimum(self.high, a0 + self.budget)
+        d = np.clip(d, -budget, budget)
+        lo = np.maximum(self.low, a0 - budget)
+        hi = np.minimum(self.high, a0 + budget)
         out = np.clip(a0 + d, lo, hi)
         whole = np.isin(self.kind, (1, 2))
         rounded = np.clip(np.round(out), np.ceil(lo - 1e-9), np.floor(hi + 1e-9))

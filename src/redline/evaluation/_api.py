@@ -77,7 +77,9 @@ def scan(
         batch_size=batch_size,
         examples=examples,
     )
-    xs, ys = validate_arrays(_numpy(x), _numpy(y), source=data_source, bounds=target.bounds)
+    finite = all(np.isfinite(target.bounds))  # tabular targets: the schema holds the bounds
+    bounds = target.bounds if finite else None
+    xs, ys = validate_arrays(_numpy(x), _numpy(y), source=data_source, bounds=bounds)
     group_arr = _groups(groups, len(ys), data_source)
     stages: dict[str, float] = {}
     with target.session():

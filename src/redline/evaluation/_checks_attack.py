@@ -50,6 +50,9 @@ def check_eps_sweep(ctx: CheckContext) -> CheckResult:
     n = len(ctx.x)
     if not n:
         return finding(cid, title, "SKIP", "no correctly classified sample")
+    if ctx.target.judges_threat:
+        why = "a feature schema bounds every change (immutables, budgets): no eps is unbounded"
+        return finding(cid, title, "SKIP", why)
     big = _unbounded_eps(ctx)
     acc_big = _sweep_attack(ctx, big, 50)(ctx.target, ctx.x, ctx.y, assume_correct=True)
     at_big = acc_big.robust_accuracy
@@ -197,6 +200,7 @@ def check_noise(ctx: CheckContext, draws: int = 20) -> CheckResult:
         if d % 2:  # corners / sphere surface: the strongest random directions
             delta = delta.sign() * ctx.probe_eps if ctx.norm == "linf" else _to_surface(delta, ctx)
         x_noisy = enforce(xs, xs + delta, ctx.norm, ctx.probe_eps, ctx.target.bounds)
+        x_noisy = ctx.target.constrain(xs, x_noisy, ctx.probe_eps)
         hit |= ctx.target.predict(x_noisy) != ys
     broken = int(hit.sum())
     return finding(

@@ -151,7 +151,10 @@ def _scan_batch(
         record.adv_pred.append(p)
         record.adv_conf.append(c)
         record.broken_by.append(list(state.names))
-        ok = within(x, state.cur_x, plan.norm, eps, target.bounds)
+        if target.judges_threat:  # a feature schema: its rules at this eps decide
+            ok = target.valid(x, state.cur_x, eps)
+        else:
+            ok = within(x, state.cur_x, plan.norm, eps, target.bounds)
         record.violations.append(int((~ok).sum()))
         wanted = collector.examples_wanted(k) - sum(e.eps == eps for e in record.examples)
         record.examples += _examples(state, pred, p, newly, offset, eps, plan.norm, wanted)

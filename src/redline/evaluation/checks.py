@@ -136,18 +136,24 @@ def check_validity(ctx: CheckContext) -> CheckResult:
             title,
             "FAIL",
             f"{ctx.violations} of {ctx.checked_examples} returned "
-            "examples lie outside the eps ball or the bounds",
+            f"examples lie outside the eps ball or the bounds{_rules(ctx, ' or break')}",
             "An attack does not project its output: its successes are not valid "
             "under this threat model. Report the attack as buggy.",
             evidence=ev,
         )
-    return finding(
-        cid,
-        title,
-        "PASS",
-        f"all {ctx.checked_examples} examples are inside the {ctx.norm} ball and the bounds",
-        evidence=ev,
-    )
+    if ctx.target.judges_threat:
+        where = f"satisfy the feature schema{_rules(ctx, '')} at their eps"
+    else:
+        where = f"are inside the {ctx.norm} ball and the bounds"
+    return finding(cid, title, "PASS", f"all {ctx.checked_examples} examples {where}", evidence=ev)
+
+
+def _rules(ctx: CheckContext, verb: str) -> str:
+    """The target's own input rules, where it has them (a feature schema)."""
+    schema = getattr(ctx.target, "schema", None)
+    if schema is None:
+        return ""
+    return f"{verb} the feature schema ({schema.source})" if verb else f" ({schema.source})"
 
 
 CHECKS: tuple[Callable[[CheckContext], CheckResult], ...] = (

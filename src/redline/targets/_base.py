@@ -47,11 +47,26 @@ class Target(ABC):
         score-based attacks refuse such a target, decision-based ones run."""
         return False
 
-    def constrain(self, x0: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        """Map candidates ``x`` (changes of the clean ``x0``) to inputs the model can
-        really receive. Identity here; a tabular target under a feature schema makes
-        every candidate valid. Attacks call it after each projection onto their ball."""
+    @property
+    def judges_threat(self) -> bool:
+        """True when :meth:`valid` alone decides whether an example respects the threat
+        (a feature schema: eps scales its budgets, and kinds and relations replace the
+        eps ball); False for plain targets, where the eps ball and the bounds decide."""
+        return False
+
+    def constrain(
+        self, x0: torch.Tensor, x: torch.Tensor, eps: float | None = None
+    ) -> torch.Tensor:
+        """Map candidates ``x`` (changes of the clean ``x0`` at threat size ``eps``) to
+        inputs the model can really receive. Identity here; a tabular target under a
+        feature schema makes every candidate valid. Attacks call it after each projection
+        onto their ball."""
         return x
+
+    def valid(self, x0: torch.Tensor, x: torch.Tensor, eps: float | None = None) -> torch.Tensor:
+        """Per sample, whether ``x`` is an allowed change of ``x0`` under the target's own
+        rules at threat size ``eps`` (see :attr:`judges_threat`); all True here."""
+        return torch.ones(len(x), dtype=torch.bool, device=x.device)
 
     @abstractmethod
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
