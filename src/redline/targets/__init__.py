@@ -11,6 +11,8 @@ from redline.targets._predict import predict_labels
 from redline.targets._scores import Scores
 from redline.targets._sklearn import SklearnTarget
 from redline.targets._torch import TorchTarget
+from redline.targets._tree_target import TreeTarget
+from redline.targets._trees import TreeEnsemble
 from redline.targets._usage import Usage
 
 __all__ = [
@@ -28,6 +30,8 @@ __all__ = [
     "SklearnTarget",
     "Target",
     "TorchTarget",
+    "TreeEnsemble",
+    "TreeTarget",
     "Usage",
     "ensemble_target",
     "in_input_space",
