@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -10,6 +10,7 @@ import typer
 
 from redline.cli._options import ModelSpec
 from redline.cli._scan_certify import certify_section, parse_certify
+from redline.cli._tabular_run import TabularOptions, is_tabular, run_tabular_scan
 from redline.datasets import Dataset
 from redline.errors import InputError
 from redline.evaluation import ScanResult, parse_threat, scan
@@ -49,6 +50,7 @@ class ScanRequest:
     actor: str | None = None
     certify: str | None = None
     threads: int | None = None
+    tabular: TabularOptions = field(default_factory=TabularOptions)
 
 
 def run_scan(req: ScanRequest) -> ScanResult:
@@ -57,7 +59,7 @@ def run_scan(req: ScanRequest) -> ScanResult:
     from redline.cli._threads import torch_threads
 
     with torch_threads(req.threads):
-        return _run_scan(req)
+        return run_tabular_scan(req) if is_tabular(req) else _run_scan(req)
 
 
 def _run_scan(req: ScanRequest) -> ScanResult:

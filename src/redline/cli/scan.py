@@ -95,9 +95,40 @@ def scan(
     ] = None,
     store: StoreUrl = None,
     actor: Actor = None,
+    schema: Annotated[
+        Path | None,
+        typer.Option(
+            help="Feature schema (TOML) of a tabular model: kinds, bounds, "
+            "immutables, budgets, relations; use with --threat schema."
+        ),
+    ] = None,
+    endpoint: Annotated[
+        str | None,
+        typer.Option(
+            help="Black-box HTTP endpoint (JSON rows in, scores or labels out) instead of --model."
+        ),
+    ] = None,
+    query_budget: Annotated[
+        int | None, typer.Option(help="With --endpoint: the most rows you may send, in all.")
+    ] = None,
+    endpoint_rate: Annotated[
+        float | None, typer.Option(help="With --endpoint: at most this many requests a second.")
+    ] = None,
+    endpoint_token_env: Annotated[
+        str | None,
+        typer.Option(
+            help="With --endpoint: the environment variable holding a bearer token (never logged)."
+        ),
+    ] = None,
+    classes: Annotated[
+        int | None,
+        typer.Option(help="With --endpoint: its number of classes (needed if it answers labels)."),
+    ] = None,
 ) -> int:
-    """Red-team a PyTorch model under a threat model and write a report folder."""
+    """Red-team a model under a threat model and write a report folder: a PyTorch model,
+    or a tabular one (ONNX, XGBoost, LightGBM, skops, an endpoint) under a feature schema."""
     from redline.cli._run import ScanRequest, run_scan
+    from redline.cli._tabular_run import TabularOptions
 
     request = ScanRequest(
         data=data,
@@ -125,6 +156,9 @@ def scan(
         actor=actor,
         certify=certify,
         threads=threads,
+        tabular=TabularOptions(
+            schema, endpoint, query_budget, endpoint_rate, endpoint_token_env, classes
+        ),
     )
     result = run_scan(request)
     print_summary(result, str(out))

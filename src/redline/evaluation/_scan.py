@@ -240,8 +240,9 @@ def _examples(
     norm: Norm,
     wanted: int,
 ) -> list[Example]:
-    """A few clean/adversarial pairs for the report grid (image data only)."""
-    if state.x.dim() != 4 or wanted <= 0:
+    """A few clean/adversarial pairs for the report: images (n, c, h, w) for the grid,
+    or table rows (n, features) that a tabular section turns into feature changes."""
+    if state.x.dim() not in (2, 4) or wanted <= 0:
         return []
     out = []
     for i in sorted(newly)[:wanted]:

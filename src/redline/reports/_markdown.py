@@ -17,6 +17,7 @@ from redline.reports._format import (
     write_text,
 )
 from redline.reports._headline import headline
+from redline.reports._tabular import tabular_markdown
 from redline.results import BackdoorSection, CertifiedSection, ScanResult
 
 __all__ = ["render_markdown", "write_markdown"]
@@ -183,6 +184,8 @@ def render_markdown(result: ScanResult) -> str:
     blocks.append("\n".join(_headline(result)))
     if result.certified is not None:
         blocks.append("\n".join(_certified(result.certified)))
+    if result.tabular is not None:
+        blocks.append("\n".join(tabular_markdown(result.tabular)))
     if result.backdoor is not None:
         blocks.append(_backdoor(result, result.backdoor))
     blocks.append("\n".join(_policy(result)))

@@ -49,6 +49,7 @@ from redline.results._scan import (
     TargetInfo,
 )
 from redline.results._schema import load_result, result_from_dict
+from redline.results._tabular import FeatureChange, SchemaSummary, TabularExample, TabularSection
 
 __all__ = [
     "CHECK_IDS",
@@ -71,6 +72,7 @@ __all__ = [
     "Environment",
     "EpsResult",
     "Example",
+    "FeatureChange",
     "GroupAccuracy",
     "Histogram",
     "Interval",
@@ -85,7 +87,10 @@ __all__ = [
     "Samples",
     "ScanConfig",
     "ScanResult",
+    "SchemaSummary",
     "StripSummary",
+    "TabularExample",
+    "TabularSection",
     "TargetInfo",
     "load_result",
     "parse_eps",

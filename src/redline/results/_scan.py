@@ -13,6 +13,7 @@ from pydantic import Field
 from redline.results._backdoor import BackdoorSection
 from redline.results._certified import CertifiedPoint, CertifiedSection
 from redline.results._common import Accuracy, Interval, _Model
+from redline.results._tabular import TabularSection
 
 __all__ = [
     "CHECK_IDS",
@@ -42,7 +43,7 @@ __all__ = [
     "TargetInfo",
 ]
 
-SCHEMA_VERSION = "1.3"
+SCHEMA_VERSION = "1.4"
 """Minor versions only add optional fields; readers accept any 1.x."""
 CheckStatus = Literal["PASS", "WARN", "FAIL", "SKIP"]
 CHECK_IDS = (
@@ -277,6 +278,9 @@ class ScanResult(_Model):
     certified: CertifiedSection | None = None
     """Randomized-smoothing certificates (schema 1.2): a guarantee, kept apart from the
     empirical robust accuracies above."""
+    tabular: TabularSection | None = None
+    """A tabular model under a feature schema (schema 1.4): the schema, and the examples
+    in the features' own units."""
 
     def at(self, eps: float) -> EpsResult:
         """The result at the grid point closest to ``eps``."""

@@ -10,12 +10,14 @@ from redline.targets._onnx import OnnxTarget
 from redline.targets._predict import predict_labels
 from redline.targets._scores import Scores
 from redline.targets._sklearn import SklearnTarget
+from redline.targets._tabular_loading import TABULAR_SUFFIXES, TabularModel, load_tabular_model
 from redline.targets._torch import TorchTarget
 from redline.targets._tree_target import TreeTarget
 from redline.targets._trees import TreeEnsemble
 from redline.targets._usage import Usage
 
 __all__ = [
+    "TABULAR_SUFFIXES",
     "CallableTarget",
     "Combine",
     "EndpointError",
@@ -28,6 +30,7 @@ __all__ = [
     "QueryBudgetError",
     "Scores",
     "SklearnTarget",
+    "TabularModel",
     "Target",
     "TorchTarget",
     "TreeEnsemble",
@@ -37,5 +40,6 @@ __all__ = [
     "in_input_space",
     "load_ensemble",
     "load_model",
+    "load_tabular_model",
     "predict_labels",
 ]
