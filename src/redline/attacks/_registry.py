@@ -14,6 +14,7 @@ from redline.attacks.fmn import FMN
 from redline.attacks.hsj import HopSkipJump
 from redline.attacks.pgd import PGD
 from redline.attacks.square import Square
+from redline.attacks.trees import TreeExact, TreeGreedy
 from redline.errors import InputError
 
 __all__ = ["ATTACKS", "AttackFactory", "attack_factory", "make_attack"]
@@ -33,6 +34,8 @@ ATTACKS: dict[str, AttackFactory] = {
     "cw": CarliniWagner,
     "fmn": FMN,
     "hop-skip-jump": HopSkipJump,
+    "tree-greedy": TreeGreedy,
+    "tree-exact": TreeExact,
 }
 """Every attack by name, with its default hyper-parameters."""
 

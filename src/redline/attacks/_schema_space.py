@@ -10,15 +10,17 @@ an attack proposes is one a real applicant could submit.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cached_property
 
 import numpy as np
 import torch
 
 from redline.datasets import BoundSchema
 from redline.errors import InputError
-from redline.targets import LossFn, Target
+from redline.targets import LossFn, Target, TreeEnsemble
 
 __all__ = ["SchemaSpace"]
 
@@ -70,6 +72,31 @@ class SchemaSpace(Target):
     @property
     def judges_threat(self) -> bool:
         return True
+
+    @cached_property
+    def ensemble(self) -> TreeEnsemble | None:
+        """The inner tree ensemble with its thresholds in this space (None if not trees),
+        so the tree attacks search the schema's space; the verdict is still the inner
+        model's own, on the mapped-back point."""
+        inner = getattr(self.inner, "ensemble", None)
+        if not isinstance(inner, TreeEnsemble):
+            return None
+        scale = self.scale.double().cpu().numpy()
+        split = inner.feature >= 0
+        threshold = inner.threshold.copy()
+        threshold[split] = inner.threshold[split] / scale[inner.feature[split]]
+        return dataclasses.replace(inner, threshold=threshold, float32_inputs=False)
+
+    def tree_limits(self) -> dict[str, np.ndarray]:
+        """Bounds, immutables and directions in this space, for the tree attacks."""
+        scale = self.scale.double().cpu().numpy()
+        s = self.schema
+        return {
+            "lower": s.low / scale,
+            "upper": s.high / scale,
+            "immutable": ~s.mutable,
+            "direction": s.direction.astype(np.float64),
+        }
 
     def constrain(
         self, x0: torch.Tensor, x: torch.Tensor, eps: float | None = None

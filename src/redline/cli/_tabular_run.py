@@ -206,6 +206,7 @@ def _suite(req: ScanRequest, target: Target, n: int, n_eps: int) -> str | Suite:
     if target.differentiable:
         return user
     names = ["hop-skip-jump"] if target.label_only else ["square", "hop-skip-jump"]
+    trees = getattr(target, "ensemble", None) is not None and req.tabular.endpoint is None
     queries = 5000 if user == "standard" else 300
     budget = req.tabular.query_budget
     if budget is not None:
@@ -219,4 +220,9 @@ def _suite(req: ScanRequest, target: Target, n: int, n_eps: int) -> str | Suite:
             )
     factories = tuple(attack_factory(name, queries=queries) for name in names)
     text = f"{', '.join(names)} ({queries} queries per sample and eps each)"
+    if trees:  # white box on the splits: the greedy cell search first
+        limits = target.tree_limits()  # type: ignore[attr-defined]
+        restarts = 5 if user == "standard" else 1
+        factories = (attack_factory("tree-greedy", restarts=restarts, **limits), *factories)
+        names, text = ["tree-greedy", *names], f"tree-greedy ({restarts} restarts), {text}"
     return Suite(",".join(names), text, factories)
