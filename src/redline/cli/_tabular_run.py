@@ -156,7 +156,7 @@ def _target(req: ScanRequest, data: Dataset) -> tuple[Target, ModelInfo, tuple[A
         if t.token_env:
             token = os.environ.get(t.token_env)
             if not token:
-                raise InputError(f"--endpoint-token-env {t.token_env}: that variable is not set")
+                raise InputError(f"--token-env {t.token_env}: that variable is not set")
             headers["Authorization"] = f"Bearer {token}"
         http = HttpTarget(
             t.endpoint, budget=t.query_budget, rate=t.endpoint_rate, n_classes=t.n_classes,

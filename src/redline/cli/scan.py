@@ -111,10 +111,10 @@ def scan(
     query_budget: Annotated[
         int | None, typer.Option(help="With --endpoint: the most rows you may send, in all.")
     ] = None,
-    endpoint_rate: Annotated[
+    rate_limit: Annotated[
         float | None, typer.Option(help="With --endpoint: at most this many requests a second.")
     ] = None,
-    endpoint_token_env: Annotated[
+    token_env: Annotated[
         str | None,
         typer.Option(
             help="With --endpoint: the environment variable holding a bearer token (never logged)."
@@ -125,8 +125,7 @@ def scan(
         typer.Option(help="With --endpoint: its number of classes (needed if it answers labels)."),
     ] = None,
 ) -> int:
-    """Red-team a model under a threat model and write a report folder: a PyTorch model,
-    or a tabular one (ONNX, XGBoost, LightGBM, skops, an endpoint) under a feature schema."""
+    """Red-team a model (PyTorch, or tabular under a --schema) and write a report folder."""
     from redline.cli._run import ScanRequest, run_scan
     from redline.cli._tabular_run import TabularOptions
 
@@ -156,9 +155,7 @@ def scan(
         actor=actor,
         certify=certify,
         threads=threads,
-        tabular=TabularOptions(
-            schema, endpoint, query_budget, endpoint_rate, endpoint_token_env, classes
-        ),
+        tabular=TabularOptions(schema, endpoint, query_budget, rate_limit, token_env, classes),
     )
     result = run_scan(request)
     print_summary(result, str(out))

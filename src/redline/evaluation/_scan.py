@@ -157,7 +157,8 @@ def _scan_batch(
             ok = within(x, state.cur_x, plan.norm, eps, target.bounds)
         record.violations.append(int((~ok).sum()))
         wanted = collector.examples_wanted(k) - sum(e.eps == eps for e in record.examples)
-        record.examples += _examples(state, pred, p, newly, offset, eps, plan.norm, wanted)
+        rows = target.judges_threat  # table rows only where a schema turns them into changes
+        record.examples += _examples(state, pred, p, newly, offset, eps, plan.norm, wanted, rows)
     return record
 
 
@@ -239,10 +240,12 @@ def _examples(
     eps: float,
     norm: Norm,
     wanted: int,
+    rows: bool = False,
 ) -> list[Example]:
     """A few clean/adversarial pairs for the report: images (n, c, h, w) for the grid,
-    or table rows (n, features) that a tabular section turns into feature changes."""
-    if state.x.dim() not in (2, 4) or wanted <= 0:
+    or, with ``rows``, table rows (n, features) that a tabular section turns into
+    feature changes."""
+    if (state.x.dim() != 4 and not (rows and state.x.dim() == 2)) or wanted <= 0:
         return []
     out = []
     for i in sorted(newly)[:wanted]:
