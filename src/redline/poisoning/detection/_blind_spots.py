@@ -17,11 +17,11 @@ _LABEL = (
     "poisoned sample that keeps its true label looks clean (AUROC 0.30-0.38 on SIG)"
 )
 _SELF_SIMILAR = (
-    "triggers strong enough to make poisoned samples each other's nearest neighbours: "
-    "WaNet-style warps of strength >= 3 on 8x8 digits (worst AUROC 0.28 at 10%, 0.52 at "
-    "1%: all 10 input-space neighbours of a poisoned sample are fellow poison, so the "
-    "wrong half of the target class looks mislabelled), blends with alpha >= 0.26 and "
-    "DCT triggers of magnitude >= 0.36 at 10% (worst 0.75 and 0.79)"
+    "triggers strong enough to make poisoned samples each other's nearest neighbours, so "
+    "the wrong half of the target class looks mislabelled: WaNet-style warps (worst AUROC "
+    "0.28 on 8x8 digits and 0.41 on 16x16 MNIST at 10%, 0.52 / 0.91 at 1%; all 10 "
+    "input-space neighbours of a poisoned sample were fellow poison), dense blends at "
+    "5-10% (worst 0.75 digits, 0.59-0.72 MNIST) and DCT triggers at 10% on digits (0.79)"
 )
 BLIND_SPOTS: dict[str, str] = {
     "spectral": f"{_LABEL}; {_SELF_SIMILAR}",
@@ -33,18 +33,18 @@ BLIND_SPOTS: dict[str, str] = {
     ),
     "combined": (
         f"what its members all miss: {_LABEL}; {_SELF_SIMILAR}. Neural Cleanse covers "
-        "part of this: it named the target in 4/5 of those warp models"
+        "part of this: it named the target in 9 of 14 strong warp models"
     ),
     "neural-cleanse": (
-        "invisible or warping triggers that no small patch reproduces: it named the "
-        "target in 4/5 warp draws with ASR >= 90% (not 5/5), and flagged a class in 2 of "
-        "10 clean digits models (a class a small patch really reaches): a 'trojaned' "
-        "verdict from it alone needs the reversed trigger looked at"
+        "warping triggers that no small patch reproduces: it named the target in 9 of 14 "
+        "warp models with ASR >= 90% (105 of 111 over every family), and flagged a class "
+        "in 2 of 10 clean models on both data sets (a class a small patch really reaches): "
+        "a 'trojaned' verdict from it alone needs the reversed trigger looked at"
     ),
     "strip": (
-        "triggers that do not survive superimposition: at 1% FRR it lets through 86-98% "
-        "of warped inputs at 1% poisoning, 31-99% at 10%, and 96-100% of frequency and "
-        "sample-specific triggers at 1%; it guards only strong, additive triggers"
+        "triggers that do not survive superimposition: at 1% FRR it lets through a median "
+        "93-100% of warped inputs and 68-100% of sample-specific ones on digits, and most "
+        "triggers of a weakly implanted backdoor; it guards only strong, additive triggers"
     ),
 }
 """Check name (a training-data detector, ``neural-cleanse``, ``strip``) -> what it misses."""
