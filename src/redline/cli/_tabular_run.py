@@ -93,12 +93,11 @@ def run_tabular_scan(req: ScanRequest) -> ScanResult:
     _check_options(req)
     assert req.tabular.schema is not None
     schema = FeatureSchema.load(req.tabular.schema)
-    data = load_data(req.data, label_column=req.label_column, group_column=req.group_column).take(
-        req.limit
-    )
-    if data.feature_names is None or data.x.ndim != 2:
-        raise InputError(f"{data.source}: a tabular scan needs a CSV file with a header row")
-    bound = bind_schema(schema, data.feature_names, data.x)
+    full = load_data(req.data, label_column=req.label_column, group_column=req.group_column)
+    if full.feature_names is None or full.x.ndim != 2:
+        raise InputError(f"{full.source}: a tabular scan needs a CSV file with a header row")
+    bound = bind_schema(schema, full.feature_names, full.x)  # std budgets from all rows
+    data = full.take(req.limit)
     target, info, classes = _target(req, data)
     y = _labels(data, classes)
     space = SchemaSpace(target, bound)
