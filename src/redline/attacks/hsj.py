@@ -113,7 +113,8 @@ class _Run:
     def initialise(self) -> None:
         """A misclassified starting point per sample: the batch's samples of other classes
         and the farthest allowed point in their direction (both constrained to what the
-        sample may become), then random points in the bounds (radius 1 where unbounded)."""
+        sample may become), then random points in the bounds (a growing box where
+        unbounded)."""
         todo = torch.arange(len(self.x), device=self.x.device)
         order = torch.randperm(len(self.x), generator=self.rng, device=self.x.device)
         for attempt in range(self.a.init_tries):
@@ -124,7 +125,7 @@ class _Run:
             if cand is not None and attempt % 2:  # the far corner in that sample's direction
                 cand = self.x[todo] + torch.sign(cand - self.x[todo]) * _FAR
             if cand is None:
-                cand = self._random_points(todo)
+                cand = self._random_points(todo, attempt)
             hit = self._adversarial(todo, cand)
             ok = todo[hit]
             self.best[ok] = self._valid(ok, cand[hit])
@@ -146,14 +147,17 @@ class _Run:
             return None
         return self.x[order[pick.float().argmax(dim=1)]]
 
-    def _random_points(self, idx: torch.Tensor) -> torch.Tensor:
+    def _random_points(self, idx: torch.Tensor, attempt: int) -> torch.Tensor:
+        """Uniform in the bounds; where they are infinite, in a box around the sample
+        whose half-width doubles with every attempt (1, 2, 4, ... up to 2^20): a batch of
+        one class has no other-class sample to start from."""
         lo, hi = self.t.bounds
         x0 = self.x[idx]
         if math.isfinite(lo) and math.isfinite(hi):
             u = torch.rand(x0.shape, generator=self.rng, device=x0.device)
             return lo + (hi - lo) * u
         noise = torch.rand(x0.shape, generator=self.rng, device=x0.device) * 2 - 1
-        return x0 + noise
+        return x0 + noise * 2.0 ** min(attempt, 20)
 
     def _binary_search(self, idx: torch.Tensor, adv: torch.Tensor) -> None:
         """Shrink ``adv`` towards ``x`` along the segment (L2) or the box (L-inf) while it
