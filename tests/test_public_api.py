@@ -99,6 +99,7 @@ def test_results_names() -> None:
         "TabularExample",
         "TabularSection",
         "TargetInfo",
+        "UnconstrainedPoint",
         "load_result",
         "parse_eps",
         "result_from_dict",

@@ -125,6 +125,10 @@ def _bad_cases(files: dict[str, Path], tmp: Path) -> dict[str, tuple[list[str], 
             ["--endpoint", "ENDPOINT", "--query-budget", "50"],
             "below what the attacks need",
         ),
+        "twice": (
+            ["--endpoint", "ENDPOINT", "--query-budget", "9000", "--unconstrained"],
+            "not against --endpoint",
+        ),
     }
 
 
@@ -173,3 +177,21 @@ def test_the_tabular_report_in_a_real_browser(files: dict[str, Path], tmp_path: 
     dom = _run([*base, "--dump-dom", page])
     assert 'id="tabular"' in dom and "total_debt = card_debt + loan_debt" in dom
     assert dom.count("<tr>") > 10 and "changed features" in dom
+
+
+def test_unconstrained_attacks_look_stronger_and_break_the_schema(
+    files: dict[str, Path], tmp_path: Path
+) -> None:
+    out = tmp_path / "both"
+    assert _scan(files, out, "--model", str(files["lr"]), "--unconstrained") == 0
+    result = json.loads((out / "scan.json").read_text())
+    points = result["tabular"]["unconstrained"]
+    assert [p["eps"] for p in points] == [0.25, 0.5, 1.0]
+    constrained = [e["robust"]["value"] for e in result["eps"]]
+    free = [p["robust"]["value"] for p in points]
+    # measured (credit LR, 40 rows): 60 / 22.5 / 7.5% unconstrained vs 72.5 / 57.5 / 27.5%
+    # under the schema, and every one of the 27 unconstrained examples broke the schema
+    assert free[-1] <= constrained[-1] and sum(free) < sum(constrained)
+    assert points[-1]["invalid"] > 0  # an attack that ignores the schema proposes impossible rows
+    assert points[-1]["invalid"] <= points[-1]["broken"]
+    assert "Constrained vs unconstrained" in (out / "report.html").read_text()

@@ -43,6 +43,7 @@ class TabularOptions:
     endpoint_rate: float | None = None
     token_env: str | None = None
     n_classes: int | None = None
+    unconstrained: bool = False
 
 
 def is_tabular(req: ScanRequest) -> bool:
@@ -125,8 +126,31 @@ def run_tabular_scan(req: ScanRequest) -> ScanResult:
 
     threat = "fractions " + ", ".join(f"{f:g}" for f in fractions) + " of the schema's budgets"
     section = tabular_section(space, result.examples, info.format or "unknown", threat)
+    if req.tabular.unconstrained:
+        section = section.model_copy(
+            update={"unconstrained": _relaxed(req, space, data, y, fractions)}
+        )
     result = result.model_copy(update={"tabular": section, "examples": []})
     return judge_and_write(result, policy, req.out)
+
+
+def _relaxed(
+    req: ScanRequest,
+    space: Any,
+    data: Dataset,
+    y: npt.NDArray[np.int64],
+    fractions: tuple[float, ...],
+) -> Any:
+    """The unconstrained comparison (``--unconstrained``): the same attacks, budgets only."""
+    from redline.attacks import SchemaSpace
+    from redline.cli._tabular_relaxed import relaxed_schema, unconstrained_points
+    from redline.evaluation import get_suite
+
+    relaxed = SchemaSpace(space.inner, relaxed_schema(space.schema))
+    suite = _suite(req, relaxed, len(y), len(fractions))
+    chosen = get_suite(suite) if isinstance(suite, str) else suite
+    z = space.to_space(data.x).cpu().numpy()
+    return unconstrained_points(space, relaxed, z, y, chosen, fractions, req.seed)
 
 
 def _check_options(req: ScanRequest) -> None:
@@ -140,6 +164,8 @@ def _check_options(req: ScanRequest) -> None:
             raise InputError("give either --endpoint or --model, not both")
         if t.query_budget is None:
             raise InputError("--endpoint needs --query-budget (the queries you may send)")
+        if t.unconstrained:
+            raise InputError("--unconstrained runs every attack twice: not against --endpoint")
     elif t.query_budget is not None:
         raise InputError("--query-budget is for --endpoint")
 

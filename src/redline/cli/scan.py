@@ -120,6 +120,13 @@ def scan(
             help="With --endpoint: the environment variable holding a bearer token (never logged)."
         ),
     ] = None,
+    unconstrained: Annotated[
+        bool,
+        typer.Option(
+            help="With --schema: also run the attacks with only the budgets kept, "
+            "and count their examples that break the schema."
+        ),
+    ] = False,
     classes: Annotated[
         int | None,
         typer.Option(help="With --endpoint: its number of classes (needed if it answers labels)."),
@@ -155,7 +162,9 @@ def scan(
         actor=actor,
         certify=certify,
         threads=threads,
-        tabular=TabularOptions(schema, endpoint, query_budget, rate_limit, token_env, classes),
+        tabular=TabularOptions(
+            schema, endpoint, query_budget, rate_limit, token_env, classes, unconstrained
+        ),
     )
     result = run_scan(request)
     print_summary(result, str(out))

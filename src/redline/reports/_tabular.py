@@ -21,6 +21,14 @@ def tabular_markdown(section: TabularSection) -> list[str]:
     ]
     if section.query_budget:
         lines.append(f"* endpoint rows sent: {section.queries} of {section.query_budget}")
+    if section.unconstrained:
+        lines += [
+            "",
+            "| eps | unconstrained robust accuracy | its examples that break the schema |",
+        ]
+        lines.append("|---|---|---|")
+        for p in section.unconstrained:
+            lines.append(f"| {p.eps:g} | {p.robust.value:.1%} | {p.invalid} of {p.broken} |")
     if section.examples:
         lines += [
             "",

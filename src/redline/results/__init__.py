@@ -49,7 +49,13 @@ from redline.results._scan import (
     TargetInfo,
 )
 from redline.results._schema import load_result, result_from_dict
-from redline.results._tabular import FeatureChange, SchemaSummary, TabularExample, TabularSection
+from redline.results._tabular import (
+    FeatureChange,
+    SchemaSummary,
+    TabularExample,
+    TabularSection,
+    UnconstrainedPoint,
+)
 
 __all__ = [
     "CHECK_IDS",
@@ -92,6 +98,7 @@ __all__ = [
     "TabularExample",
     "TabularSection",
     "TargetInfo",
+    "UnconstrainedPoint",
     "load_result",
     "parse_eps",
     "result_from_dict",

@@ -4,9 +4,15 @@ reader)."""
 
 from __future__ import annotations
 
-from redline.results._common import _Model
+from redline.results._common import Accuracy, _Model
 
-__all__ = ["FeatureChange", "SchemaSummary", "TabularExample", "TabularSection"]
+__all__ = [
+    "FeatureChange",
+    "SchemaSummary",
+    "TabularExample",
+    "TabularSection",
+    "UnconstrainedPoint",
+]
 
 
 class SchemaSummary(_Model):
@@ -44,6 +50,19 @@ class TabularExample(_Model):
     changes: list[FeatureChange]
 
 
+class UnconstrainedPoint(_Model):
+    """The same suite with only the budgets kept (``--unconstrained``): what an attack that
+    ignores kinds, immutables, directions, bounds and relations would report, and how many
+    of its examples no real input could be."""
+
+    eps: float
+    robust: Accuracy
+    invalid: int
+    """Of the samples broken up to this eps, those whose example breaks the schema."""
+    broken: int
+    """Samples the unconstrained suite broke up to this eps."""
+
+
 class TabularSection(_Model):
     """How the tabular model was attacked (schema 1.4)."""
 
@@ -57,3 +76,4 @@ class TabularSection(_Model):
     queries: int | None = None
     """Rows sent to a black-box endpoint, in all (None for a local model)."""
     query_budget: int | None = None
+    unconstrained: list[UnconstrainedPoint] | None = None
