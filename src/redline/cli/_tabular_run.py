@@ -92,6 +92,8 @@ def run_tabular_scan(req: ScanRequest) -> ScanResult:
     policy = load_policy(req.policy) if req.policy is not None else None
     check_output_dir(req.out)
     _check_options(req)
+    if req.limit is not None and req.limit < 1:
+        raise InputError(f"--limit must be >= 1, got {req.limit}")
     assert req.tabular.schema is not None
     schema = FeatureSchema.load(req.tabular.schema)
     full = load_data(req.data, label_column=req.label_column, group_column=req.group_column)
@@ -114,7 +116,7 @@ def run_tabular_scan(req: ScanRequest) -> ScanResult:
         class_names=data.class_names,
         seed=req.seed,
         batch_size=req.batch_size,
-        minimal=req.minimal and space.differentiable,
+        minimal=False,  # FMN's own projection knows no schema: no minimal-norm stage here
         checks=req.checks and req.tabular.endpoint is None,
         check_samples=req.check_samples,
         data_source=data.source,
