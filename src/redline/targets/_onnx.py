@@ -10,6 +10,7 @@ import torch
 
 from redline.errors import InputError
 from redline.targets._base import Target
+from redline.targets._optional import first_line, optional_import
 from redline.targets._scores import (
     Scores,
     labels_to_logits,
@@ -85,18 +86,14 @@ class OnnxTarget(Target):
 
 
 def _open(model: str | Path | bytes) -> Any:
-    try:
-        import onnxruntime as ort
-    except ImportError as exc:
-        raise InputError("ONNX models need onnxruntime: pip install 'redline[tabular]'") from exc
+    ort = optional_import("onnxruntime", "ONNX models")
     source = model if isinstance(model, bytes) else str(model)
     options = ort.SessionOptions()
     options.log_severity_level = 3  # errors only: no warnings on stderr per load
     try:
         return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError(f"not a loadable ONNX model: {first}") from exc
+        raise InputError(f"not a loadable ONNX model: {first_line(exc)}") from exc
 
 
 def _pick_output(session: Any, name: str | None) -> tuple[str, Scores]:

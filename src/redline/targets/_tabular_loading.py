@@ -18,6 +18,7 @@ from typing import Any
 from redline.errors import InputError
 from redline.targets._base import Target
 from redline.targets._onnx import OnnxTarget
+from redline.targets._optional import first_line, optional_import
 from redline.targets._scores import Scores
 from redline.targets._sklearn import SklearnTarget
 
@@ -90,27 +91,19 @@ def _sha256(p: Path) -> str:
     return h.hexdigest()
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:200] if text else type(exc).__name__
-
-
 def _xgboost(p: Path, suffix: str) -> Any:
     if suffix == ".json":
         try:
             head = json.loads(p.read_text(encoding="utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise InputError(f"{p}: not a JSON file ({_first_line(exc)})") from None
+            raise InputError(f"{p}: not a JSON file ({first_line(exc)})") from None
         if not isinstance(head, dict) or "learner" not in head:
             raise InputError(f"{p}: JSON but not an XGBoost model (no 'learner')")
-    try:
-        import xgboost as xgb
-    except ImportError as exc:
-        raise InputError("XGBoost models need xgboost: pip install 'redline[tabular]'") from exc
+    xgb = optional_import("xgboost", "XGBoost models")
     try:
         return xgb.Booster(model_file=str(p))
     except xgb.core.XGBoostError as exc:
-        raise InputError(f"{p}: not a loadable XGBoost model ({_first_line(exc)})") from None
+        raise InputError(f"{p}: not a loadable XGBoost model ({first_line(exc)})") from None
 
 
 def _lightgbm(p: Path) -> Any:
@@ -118,21 +111,15 @@ def _lightgbm(p: Path) -> Any:
         head = handle.read(64)
     if not head.startswith(b"tree\n"):
         raise InputError(f"{p}: not a LightGBM text model (it starts with 'tree')")
-    try:
-        import lightgbm as lgb
-    except ImportError as exc:
-        raise InputError("LightGBM models need lightgbm: pip install 'redline[tabular]'") from exc
+    lgb = optional_import("lightgbm", "LightGBM models")
     try:
         return lgb.Booster(model_file=str(p))
     except lgb.basic.LightGBMError as exc:
-        raise InputError(f"{p}: not a loadable LightGBM model ({_first_line(exc)})") from None
+        raise InputError(f"{p}: not a loadable LightGBM model ({first_line(exc)})") from None
 
 
 def _skops(p: Path, allow_pickle: bool) -> Any:
-    try:
-        import skops.io as sio
-    except ImportError as exc:
-        raise InputError("skops files need skops: pip install 'redline[tabular]'") from exc
+    sio = optional_import("skops.io", "skops files")
     try:
         untrusted = sio.get_untrusted_types(file=p)
         unknown = [t for t in untrusted if t not in _SKOPS_TREES]
@@ -143,7 +130,7 @@ def _skops(p: Path, allow_pickle: bool) -> Any:
     except InputError:
         raise
     except Exception as exc:  # skops raises zipfile, KeyError, TypeError... on bad files
-        raise InputError(f"{p}: not a loadable skops file ({_first_line(exc)})") from None
+        raise InputError(f"{p}: not a loadable skops file ({first_line(exc)})") from None
 
 
 def _unpickle(p: Path) -> Any:
@@ -152,7 +139,7 @@ def _unpickle(p: Path) -> Any:
     try:
         return joblib.load(p)
     except Exception as exc:  # a corrupt pickle raises anything
-        raise InputError(f"{p}: could not be unpickled ({_first_line(exc)})") from None
+        raise InputError(f"{p}: could not be unpickled ({first_line(exc)})") from None
 
 
 def _tree_target(model: Any) -> Target:
