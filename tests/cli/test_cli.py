@@ -66,7 +66,7 @@ def test_demo_writes_a_complete_report(demo_dir: Path) -> None:
         "redline.toml",
     } <= names
     result = json.loads((demo_dir / "scan.json").read_text())
-    assert result["schema_version"] == "1.4"
+    assert result["schema_version"] == "1.5"
     assert result["clean"]["accuracy"]["value"] > 0.85
     assert result["policy"] is not None
     assert not list(demo_dir.parent.glob(".redline-report.*")), "temp folders left behind"

@@ -57,6 +57,15 @@ def print_summary(result: ScanResult, out: str) -> None:
             f"{cert.abstention_rate:.1%}; not an empirical robust accuracy",
             soft_wrap=True,
         )
+    if (ns := result.natural_shift) is not None:
+        what = "corruptions" if ns.kind == "image" else "natural shift"
+        worst = min(ns.rows, key=lambda row: row.mean, default=None)
+        tail = "" if worst is None else f"; worst {worst.name} {worst.mean:.1%}"
+        console.print(
+            f"{what}: mean accuracy {ns.mean_accuracy.value:.1%} "
+            f"(clean {ns.clean.value:.1%}, drop {100 * ns.drop:.1f} pts{tail})",
+            soft_wrap=True,
+        )
     if result.backdoor is not None:
         _backdoor_lines(console, result.backdoor)
     colours = {"PASS": "green", "WARN": "yellow", "FAIL": "red", "SKIP": "dim"}
@@ -149,6 +158,15 @@ def print_backdoor(result: ScanResult, out: str) -> None:
     from rich.markup import escape
 
     console = Console(stderr=True)
+    if (ns := result.natural_shift) is not None:
+        what = "corruptions" if ns.kind == "image" else "natural shift"
+        worst = min(ns.rows, key=lambda row: row.mean, default=None)
+        tail = "" if worst is None else f"; worst {worst.name} {worst.mean:.1%}"
+        console.print(
+            f"{what}: mean accuracy {ns.mean_accuracy.value:.1%} "
+            f"(clean {ns.clean.value:.1%}, drop {100 * ns.drop:.1f} pts{tail})",
+            soft_wrap=True,
+        )
     if result.backdoor is not None:
         _backdoor_lines(console, result.backdoor)
     _policy_lines(console, result)

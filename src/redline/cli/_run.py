@@ -10,6 +10,7 @@ import typer
 
 from redline.cli._options import ModelSpec
 from redline.cli._scan_certify import certify_section, parse_certify
+from redline.cli._scan_shift import check_shift_data, parse_corruptions, run_shift
 from redline.cli._tabular_run import TabularOptions, is_tabular, run_tabular_scan
 from redline.datasets import Dataset
 from redline.errors import InputError
@@ -49,6 +50,7 @@ class ScanRequest:
     store: str | None = None
     actor: str | None = None
     certify: str | None = None
+    corruptions: str | None = None
     threads: int | None = None
     tabular: TabularOptions = field(default_factory=TabularOptions)
 
@@ -71,6 +73,7 @@ def _run_scan(req: ScanRequest) -> ScanResult:
     get_suite(req.suite)
     check_output_dir(req.out)
     certify = None if req.certify is None else parse_certify(req.certify)
+    shift = None if req.corruptions is None else parse_corruptions(req.corruptions)
     registered = _registered(req) if req.registry is not None else None
     if registered is not None:
         req = replace(req, model=registered[1])
@@ -83,6 +86,8 @@ def _run_scan(req: ScanRequest) -> ScanResult:
     data = load_data(
         req.data, label_column=req.label_column, group_column=req.group_column, bounds=target.bounds
     ).take(req.limit)
+    if shift is not None:
+        check_shift_data(shift, data.x.shape, tabular=False)
     if req.backdoor:
         from redline.evaluation._backdoor import BackdoorOptions, check_clean
 
@@ -122,6 +127,9 @@ def _run_scan(req: ScanRequest) -> ScanResult:
         x, y = torch.as_tensor(data.x), torch.as_tensor(data.y)
         found = certify_section(certify, target, x, y, req.seed)
         result = result.model_copy(update={"certified": found})
+    if shift is not None:
+        shifted = run_shift(shift, target, data, data.y, req.seed)
+        result = result.model_copy(update={"natural_shift": shifted})
     result = judge_and_write(result, policy, req.out)
     if registered is not None:
         _record(req, registered[0], result)

@@ -83,12 +83,16 @@ def run_tabular_scan(req: ScanRequest) -> ScanResult:
     """Check everything cheap, load model, data and schema, scan, judge and write."""
     from redline.attacks import SchemaSpace
     from redline.cli._run import judge_and_write
+    from redline.cli._scan_shift import check_shift_data, parse_corruptions, run_shift
     from redline.datasets import FeatureSchema, bind_schema, load_data
     from redline.evaluation import scan
+    from redline.evaluation._shift_tabular import TabularColumns, shift_queries
     from redline.policy import load_policy
     from redline.reports._bundle import check_output_dir
+    from redline.targets import HttpTarget
 
     fractions = parse_schema_threat(req.threat)
+    shift = None if req.corruptions is None else parse_corruptions(req.corruptions)
     policy = load_policy(req.policy) if req.policy is not None else None
     check_output_dir(req.out)
     _check_options(req)
@@ -101,10 +105,13 @@ def run_tabular_scan(req: ScanRequest) -> ScanResult:
         raise InputError(f"{full.source}: a tabular scan needs a CSV file with a header row")
     bound = bind_schema(schema, full.feature_names, full.x)  # std budgets from all rows
     data = full.take(req.limit)
+    if shift is not None:
+        check_shift_data(shift, data.x.shape, tabular=True)
     target, info, classes = _target(req, data)
     y = _labels(data, classes)
     space = SchemaSpace(target, bound)
-    suite = _suite(req, space, len(y), len(fractions))
+    reserved = 0 if shift is None else shift_queries(len(y), TabularColumns.of(bound, 0))
+    suite = _suite(req, space, len(y), len(fractions), reserved)
     result = scan(
         space,
         space.to_space(data.x).cpu().numpy(),
@@ -133,6 +140,12 @@ def run_tabular_scan(req: ScanRequest) -> ScanResult:
             update={"unconstrained": _relaxed(req, space, data, y, fractions)}
         )
     result = result.model_copy(update={"tabular": section, "examples": []})
+    if shift is not None:
+        found = run_shift(shift, target, data, y, req.seed, schema=bound, reference=full.x)
+        result = result.model_copy(update={"natural_shift": found})
+    if isinstance(target, HttpTarget):  # the shifts' rows count too
+        tab = result.tabular.model_copy(update={"queries": target.queries})  # type: ignore[union-attr]
+        result = result.model_copy(update={"tabular": tab})
     return judge_and_write(result, policy, req.out)
 
 
@@ -218,12 +231,12 @@ def _labels(data: Dataset, classes: tuple[Any, ...] | None) -> npt.NDArray[np.in
     return class_index(np.asarray(classes), data.y)
 
 
-def _suite(req: ScanRequest, target: Target, n: int, n_eps: int) -> str | Suite:
+def _suite(req: ScanRequest, target: Target, n: int, n_eps: int, reserved: int = 0) -> str | Suite:
     """The user's suite, or the strongest the target allows: gradients (the standard
     AutoAttack suite), scores (Square, then HopSkipJump: under a schema's discrete
     features Square alone left 10 points of robust accuracy on the table), labels only
     (HopSkipJump). An endpoint's budget is split over samples, eps and attacks, and
-    refused when too small."""
+    refused when too small; ``reserved`` rows of it go to the natural-shift stage."""
     from redline.attacks._registry import attack_factory
     from redline.evaluation._suite import Suite
 
@@ -237,13 +250,16 @@ def _suite(req: ScanRequest, target: Target, n: int, n_eps: int) -> str | Suite:
     queries = 5000 if user == "standard" else 300
     budget = req.tabular.query_budget
     if budget is not None:
+        budget -= reserved
         queries = min(queries, budget // max(1, n * n_eps * len(names)) - _OVERHEAD)
         least = max(MIN_QUERIES[name] for name in names)
         if queries < least:
             need = (least + _OVERHEAD) * n * n_eps * len(names)
             raise InputError(
-                f"--query-budget {budget} is below what the attacks need: {', '.join(names)} "
-                f"on {n} samples at {n_eps} eps need at least {need} (or use --limit)"
+                f"--query-budget {req.tabular.query_budget} is below what the attacks need: "
+                f"{', '.join(names)} on {n} samples at {n_eps} eps need at least {need}"
+                + (f" beside the {reserved} rows of --corruptions" if reserved else "")
+                + " (or use --limit)"
             )
     factories = tuple(attack_factory(name, queries=queries) for name in names)
     text = f"{', '.join(names)} ({queries} queries per sample and eps each)"

@@ -86,6 +86,15 @@ def scan(
             "sigma=0.25,n=1000 (keys: sigma, n, n0, alpha, samples, batch).",
         ),
     ] = None,
+    corruptions: Annotated[
+        str | None,
+        typer.Option(
+            metavar="SPEC",
+            help="Also measure natural-shift robustness: images get the common corruptions "
+            "(all, or e.g. gaussian_noise,contrast:1,3,5) at five severities, tabular data "
+            "noise, missing values and quantile shifts (all).",
+        ),
+    ] = None,
     registry: Annotated[
         str | None,
         typer.Option(
@@ -161,6 +170,7 @@ def scan(
         store=store,
         actor=actor,
         certify=certify,
+        corruptions=corruptions,
         threads=threads,
         tabular=TabularOptions(
             schema, endpoint, query_budget, rate_limit, token_env, classes, unconstrained

@@ -2,8 +2,9 @@
 
 The scan returns a :class:`redline.results.ScanResult` (the ground floor); ``ScanResult``,
 ``CheckResult`` and ``SCHEMA_VERSION`` are re-exported here for existing imports.
-The backdoor checks load on first use: they pull scikit-learn (about 1.2 s), which an
-evasion scan does not need."""
+The backdoor checks and the natural-shift stages (:func:`image_shift`,
+:func:`tabular_shift`) load on first use: they pull scikit-learn and scipy (about 1.2 s),
+which an evasion scan does not need."""
 
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +16,8 @@ from redline.results import SCHEMA_VERSION, CheckResult, ScanResult
 
 if TYPE_CHECKING:
     from redline.evaluation._backdoor import BackdoorOptions, scan_backdoor
+    from redline.evaluation._shift_image import image_shift
+    from redline.evaluation._shift_tabular import tabular_shift
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -26,19 +29,27 @@ __all__ = [
     "Suite",
     "Threat",
     "get_suite",
+    "image_shift",
     "parse_threat",
     "scan",
     "scan_backdoor",
+    "tabular_shift",
 ]
 
-_LAZY = ("BackdoorOptions", "scan_backdoor")
+_LAZY = {
+    "BackdoorOptions": "_backdoor",
+    "scan_backdoor": "_backdoor",
+    "image_shift": "_shift_image",
+    "tabular_shift": "_shift_tabular",
+}
 
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        from redline.evaluation import _backdoor
+        import importlib
 
-        value = getattr(_backdoor, name)
+        module = importlib.import_module(f"redline.evaluation.{_LAZY[name]}")
+        value = getattr(module, name)
         globals()[name] = value
         return value
     raise AttributeError(f"module 'redline.evaluation' has no attribute {name!r}")

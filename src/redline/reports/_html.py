@@ -29,6 +29,7 @@ from redline.reports._format import (
 )
 from redline.reports._headline import headline
 from redline.reports._images import example_views
+from redline.reports._shift import gap_text, shift_view, slice_gaps
 from redline.results import Accuracy, GroupAccuracy, ScanResult
 
 __all__ = ["GroupRow", "Tile", "render_html", "write_html"]
@@ -130,12 +131,23 @@ def _backdoor_tile(result: ScanResult) -> list[Tile]:
     return [Tile("Backdoor", section.verdict, lines, VERDICT_TONES[section.verdict])]
 
 
+def _shift_tile(result: ScanResult) -> list[Tile]:
+    """Mean accuracy under natural shift (no tile without that stage)."""
+    ns = result.natural_shift
+    if ns is None:
+        return []
+    drop = f"{-100 * ns.drop:+.1f} pts vs clean".replace("-", "\u2212")
+    lines = (f"95% CI {fmt_ci(ns.mean_accuracy)}", drop)
+    label = "Corruptions" if ns.kind == "image" else "Natural shift"
+    return [Tile(label, fmt_pct(ns.mean_accuracy.value), lines)]
+
+
 def _tiles(result: ScanResult) -> list[Tile]:
     """Clean and robust accuracies, the backdoor verdict, the policy and the check counts."""
     clean = result.clean.accuracy
     tiles = [_accuracy_tile("Clean accuracy", clean, None)] if clean.n else []
     tiles += [_accuracy_tile(f"Robust · ε = {fmt_eps(r.eps)}", r.robust, clean) for r in result.eps]
-    tiles += [*_backdoor_tile(result), _policy_tile(result)]
+    tiles += [*_shift_tile(result), *_backdoor_tile(result), _policy_tile(result)]
     return [*tiles, _checks_tile(result)] if _evasion(result) else tiles
 
 
@@ -219,9 +231,24 @@ def _context(result: ScanResult) -> dict[str, Any]:
         "examples": example_views(result),
         "class_rows": _group_rows(result.clean.per_class, eps_classes),
         "slice_rows": _group_rows(result.clean.per_slice, [r.per_slice for r in result.eps]),
+        "slice_gaps": slice_gaps(result),
+        **_shift_context(result),
         "repro": _repro(result),
         "norm": norm_label(result.config.norm),
         "chance": 1.0 / max(result.target.num_classes, 1),
+    }
+
+
+def _shift_context(result: ScanResult) -> dict[str, Any]:
+    """The natural-shift section's heat map, severities and slice gap."""
+    ns = result.natural_shift
+    if ns is None:
+        return {}
+    severities = sorted({lv.severity for row in ns.rows for lv in row.levels})
+    return {
+        "shift_rows": shift_view(ns),
+        "shift_severities": severities,
+        "shift_gap": gap_text(ns.slice_gap),
     }
 
 

@@ -17,6 +17,7 @@ from redline.reports._format import (
     write_text,
 )
 from redline.reports._headline import headline
+from redline.reports._shift import shift_markdown
 from redline.reports._tabular import tabular_markdown
 from redline.results import BackdoorSection, CertifiedSection, ScanResult
 
@@ -186,6 +187,8 @@ def render_markdown(result: ScanResult) -> str:
         blocks.append("\n".join(_certified(result.certified)))
     if result.tabular is not None:
         blocks.append("\n".join(tabular_markdown(result.tabular)))
+    if result.natural_shift is not None:
+        blocks.append("\n".join(shift_markdown(result.natural_shift)))
     if result.backdoor is not None:
         blocks.append(_backdoor(result, result.backdoor))
     blocks.append("\n".join(_policy(result)))

@@ -1,12 +1,13 @@
 """The ground floor: what every layer of redline shares and that knows nothing above it.
 
 The versioned result schema (:class:`ScanResult` and its sections: clean, eps, checks,
-minimal perturbations, backdoor, certified, policy verdict), :class:`Accuracy` with its
-Wilson interval, reading results back with a schema-version check, and eps as people
-write it. The numeric metrics (accuracy, ECE, reliability) are in
-:mod:`redline.results.metrics` (numpy). Producers (evaluation, defenses, ...) build these
-types, readers (policy, registry, reports) read them; this package imports none of them,
-only pydantic and :mod:`redline.errors`. See docs/architecture.md for adding a section.
+minimal perturbations, backdoor, certified, tabular, natural shift, policy verdict),
+:class:`Accuracy` with its Wilson interval, the gap between slices, reading results back
+with a schema-version check, and eps as people write it. The numeric metrics (accuracy,
+ECE, reliability) are in :mod:`redline.results.metrics` (numpy). Producers (evaluation,
+defenses, ...) build these types, readers (policy, registry, reports) read them; this
+package imports none of them, only pydantic and :mod:`redline.errors`. See
+docs/architecture.md for adding a section.
 """
 
 from redline.results._backdoor import (
@@ -49,6 +50,14 @@ from redline.results._scan import (
     TargetInfo,
 )
 from redline.results._schema import load_result, result_from_dict
+from redline.results._shift import (
+    FeatureHarm,
+    NaturalShiftSection,
+    ShiftLevel,
+    ShiftRow,
+    SliceShift,
+)
+from redline.results._slices import SliceGap, slice_gap
 from redline.results._tabular import (
     FeatureChange,
     SchemaSummary,
@@ -79,11 +88,13 @@ __all__ = [
     "EpsResult",
     "Example",
     "FeatureChange",
+    "FeatureHarm",
     "GroupAccuracy",
     "Histogram",
     "Interval",
     "MinimalPerturbation",
     "ModelDetection",
+    "NaturalShiftSection",
     "PoisonInfo",
     "PolicyFinding",
     "PolicyVerdict",
@@ -94,6 +105,10 @@ __all__ = [
     "ScanConfig",
     "ScanResult",
     "SchemaSummary",
+    "ShiftLevel",
+    "ShiftRow",
+    "SliceGap",
+    "SliceShift",
     "StripSummary",
     "TabularExample",
     "TabularSection",
@@ -102,5 +117,6 @@ __all__ = [
     "load_result",
     "parse_eps",
     "result_from_dict",
+    "slice_gap",
     "wilson",
 ]

@@ -13,6 +13,7 @@ from pydantic import Field
 from redline.results._backdoor import BackdoorSection
 from redline.results._certified import CertifiedPoint, CertifiedSection
 from redline.results._common import Accuracy, Interval, _Model
+from redline.results._shift import NaturalShiftSection
 from redline.results._tabular import TabularSection
 
 __all__ = [
@@ -43,7 +44,7 @@ __all__ = [
     "TargetInfo",
 ]
 
-SCHEMA_VERSION = "1.4"
+SCHEMA_VERSION = "1.5"
 """Minor versions only add optional fields; readers accept any 1.x."""
 CheckStatus = Literal["PASS", "WARN", "FAIL", "SKIP"]
 CHECK_IDS = (
@@ -281,6 +282,9 @@ class ScanResult(_Model):
     tabular: TabularSection | None = None
     """A tabular model under a feature schema (schema 1.4): the schema, and the examples
     in the features' own units."""
+    natural_shift: NaturalShiftSection | None = None
+    """Accuracy under common corruptions or natural tabular shifts (schema 1.5), apart
+    from the worst-case attacks above."""
 
     def at(self, eps: float) -> EpsResult:
         """The result at the grid point closest to ``eps``."""
