@@ -95,6 +95,18 @@ def test_scan_a_black_box_endpoint_within_its_budget(
     assert result["eps"][-1]["robust"]["value"] <= result["clean"]["accuracy"]["value"]
 
 
+def test_natural_shift_of_an_endpoint_counts_its_rows(
+    files: dict[str, Path], tmp_path: Path, endpoint: Endpoint
+) -> None:
+    out = tmp_path / "endpoint"
+    extra = ["--endpoint", endpoint.url, "--query-budget", "20000", "--limit", "20"]
+    assert _scan(files, out, *extra, "--corruptions", "all") == 0
+    result = json.loads((out / "scan.json").read_text())
+    assert result["tabular"]["queries"] == endpoint.rows <= 20000  # attacks and shifts, all
+    missing = result["natural_shift"]["rows"][1]
+    assert "JSON, which has no NaN" in missing["note"]  # an endpoint gets imputed rows
+
+
 def _bad_cases(files: dict[str, Path], tmp: Path) -> dict[str, tuple[list[str], str]]:
     x, y = make_credit(10, seed=3)
     shifted = tmp / "renamed.csv"
@@ -124,6 +136,11 @@ def _bad_cases(files: dict[str, Path], tmp: Path) -> dict[str, tuple[list[str], 
         "budget": (
             ["--endpoint", "ENDPOINT", "--query-budget", "50"],
             "below what the attacks need",
+        ),
+        "shift names": ([*model, "--corruptions", "gaussian_noise"], "use --corruptions all"),
+        "shift budget": (
+            ["--endpoint", "ENDPOINT", "--query-budget", "2500", "--corruptions", "all"],
+            "beside the 1760 rows of --corruptions",
         ),
         "twice": (
             ["--endpoint", "ENDPOINT", "--query-budget", "9000", "--unconstrained"],
@@ -163,8 +180,14 @@ def test_the_tabular_report_in_a_real_browser(files: dict[str, Path], tmp_path: 
     from tests.reports.test_report_browser import FLAGS, _chromium, _run
 
     out = tmp_path / "xgb"
-    assert _scan(files, out, "--model", str(files["xgb"])) == 0
-    section = json.loads((out / "scan.json").read_text())["tabular"]
+    assert _scan(files, out, "--model", str(files["xgb"]), "--corruptions", "all") == 0
+    result = json.loads((out / "scan.json").read_text())
+    section, shift = result["tabular"], result["natural_shift"]
+    assert [r["name"] for r in shift["rows"]] == [
+        "gaussian_noise", "missing_values", "quantile_shift",
+    ]  # fmt: skip
+    assert shift["rows"][1]["note"] is None  # XGBoost routes NaN itself: no imputer
+    assert {f["feature"] for f in shift["features"]} >= {"income", "age", "region"}
     assert section["model_kind"] == "xgboost" and section["examples"]
     immutable = set(section["schema_info"]["immutable"])
     assert immutable == {"age", "region"}
@@ -177,6 +200,8 @@ def test_the_tabular_report_in_a_real_browser(files: dict[str, Path], tmp_path: 
     dom = _run([*base, "--dump-dom", page])
     assert 'id="tabular"' in dom and "total_debt = card_debt + loan_debt" in dom
     assert dom.count("<tr>") > 10 and "changed features" in dom
+    assert 'id="natural-shift"' in dom and dom.count('class="num heat-cell"') == 15
+    assert "Features whose shift hurts most" in dom
 
 
 def test_unconstrained_attacks_look_stronger_and_break_the_schema(

@@ -141,3 +141,16 @@ def test_newcombe_interval_matches_the_paper() -> None:
     assert gap is not None and (gap.best, gap.worst) == ("y", "x")
     assert gap.ci == Interval(low=ci.low, high=ci.high)
     assert slice_gap([("only", acc(3, 4))]) is None
+
+
+def test_a_saved_1_4_result_still_loads(digits_scan: object) -> None:
+    import json
+
+    from redline.results import ScanResult, result_from_dict
+
+    assert isinstance(digits_scan, ScanResult)
+    old = json.loads(digits_scan.model_dump_json())
+    old["schema_version"] = "1.4"
+    del old["natural_shift"]
+    back = result_from_dict(old, "old scan.json")
+    assert back.natural_shift is None and back.clean == digits_scan.clean
