@@ -48,7 +48,7 @@ def test_corruptions_are_measured_reported_and_gated(weights: Path, tmp_path: Pa
     assert all([lv["severity"] for lv in r["levels"]] == [1, 5] for r in shift["rows"])
     assert shift["clean"] == result["clean"]["accuracy"]  # the same 60 samples
     contrast5 = shift["rows"][0]["levels"][1]["accuracy"]["value"]
-    # measured over 5 seeds x 3 kernels: 0.09-0.14 of a ~0.95 model at contrast 5
+    # worst over 5 seeds x 3 kernels: 0.10-0.25 at contrast 5 (clean 0.97-0.98)
     assert contrast5 < 0.5
     finding = next(f for f in result["policy"]["findings"] if f["rule"] == "corruption[contrast:5]")
     assert not finding["passed"] and finding["actual"] == pytest.approx(contrast5)

@@ -32,7 +32,7 @@ def test_corruptions_hurt_the_digits_cnn_in_order_of_severity(digits_cnn: Traine
     contrast = section.row("contrast")
     assert contrast is not None and [lv.severity for lv in contrast.levels] == [1, 2, 3, 4, 5]
     assert all(lv.accuracy.n == 200 for lv in contrast.levels)
-    # measured over 5 seeds x 3 kernels: contrast 5 leaves 0.09-0.14 of a ~0.95 model
+    # worst over 5 seeds x 3 kernels: contrast 5 leaves 0.125-0.225 of a 0.97-0.98 model
     assert contrast.levels[-1].accuracy.value < section.clean.value - 0.5
     assert contrast.levels[-1].accuracy.value <= contrast.levels[0].accuracy.value
     cells = [lv.accuracy.value for row in section.rows for lv in row.levels]
