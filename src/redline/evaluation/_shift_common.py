@@ -1,5 +1,5 @@
-"""What the natural-shift stages share: predicting in batches, and folding per-sample
-outcomes of every (shift, severity) cell into the result's rows, mean and slices."""
+"""What the natural-shift stages share: folding the per-sample outcomes of every
+(shift, severity) cell into the result's rows, mean and slices."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
-import torch
 
 from redline.results import (
     Accuracy,
@@ -21,9 +20,8 @@ from redline.results import (
     wilson,
 )
 from redline.results.metrics import accuracy
-from redline.targets import Target
 
-__all__ = ["Cell", "build_section", "predict_labels", "share_accuracy"]
+__all__ = ["Cell", "build_section", "share_accuracy"]
 
 Mask = npt.NDArray[np.bool_]
 
@@ -36,16 +34,6 @@ class Cell:
     severity: int
     level: str
     correct: Mask
-
-
-def predict_labels(target: Target, x: npt.NDArray[Any], batch_size: int) -> npt.NDArray[np.int64]:
-    """The target's predicted class per row of ``x``, in batches, without gradients."""
-    out = []
-    for start in range(0, len(x), batch_size):
-        chunk = torch.as_tensor(np.ascontiguousarray(x[start : start + batch_size]))
-        chunk = chunk.to(device=target.device, dtype=torch.float32)
-        out.append(target.predict(chunk).cpu().numpy())
-    return np.concatenate(out).astype(np.int64) if out else np.zeros(0, np.int64)
 
 
 def share_accuracy(shares: npt.NDArray[np.float64]) -> Accuracy:

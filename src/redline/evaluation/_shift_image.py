@@ -12,9 +12,9 @@ import numpy.typing as npt
 from redline.datasets import corruption_names
 from redline.datasets._corruptions import SEVERITIES, corrupt
 from redline.errors import InputError
-from redline.evaluation._shift_common import Cell, build_section, predict_labels
+from redline.evaluation._shift_common import Cell, build_section
 from redline.results import NaturalShiftSection
-from redline.targets import Target
+from redline.targets import Target, predict_labels
 
 __all__ = ["check_image_batch", "image_shift"]
 
@@ -45,11 +45,11 @@ def image_shift(
     check_image_batch(np.shape(x))
     images = np.asarray(x, dtype=np.float32)
     labels = np.asarray(y, dtype=np.int64)
-    clean = predict_labels(target, images, batch_size) == labels
+    clean = predict_labels(target, images, batch_size=batch_size) == labels
     cells = []
     for k, (name, severity) in enumerate((n, s) for n in names for s in severities):
         shifted = corrupt(images, name, int(severity), seed=seed + k, bounds=target.bounds)
-        correct = predict_labels(target, shifted, batch_size) == labels
+        correct = predict_labels(target, shifted, batch_size=batch_size) == labels
         cells.append(Cell(name, int(severity), str(severity), correct))
     return build_section(
         "image",

@@ -19,10 +19,10 @@ import numpy.typing as npt
 from redline.datasets import BoundSchema, gaussian_feature_noise, impute, missing_values
 from redline.datasets._shifts import quantile_shift
 from redline.errors import InputError
-from redline.evaluation._shift_common import Cell, build_section, predict_labels
+from redline.evaluation._shift_common import Cell, build_section
 from redline.results import Accuracy, FeatureHarm, NaturalShiftSection
 from redline.results.metrics import accuracy
-from redline.targets import Target
+from redline.targets import Target, predict_labels
 
 __all__ = ["NOISE_LEVELS", "TabularColumns", "shift_queries", "tabular_shift"]
 
@@ -128,7 +128,7 @@ class _Runner:
             filled = impute(whole, "median", reference=self.ref, kinds=kinds).x
             shifted = self.columns.finish(filled)  # a derived column follows its filled parts
         found: npt.NDArray[np.bool_] = (
-            predict_labels(self.target, shifted, self.batch_size) == self.y
+            predict_labels(self.target, shifted, batch_size=self.batch_size) == self.y
         )
         return found
 
@@ -157,7 +157,7 @@ def _fill_groups(a: Floats, ref: Floats, groups: tuple[tuple[int, ...], ...]) ->
         hit = np.isnan(out[:, cols]).any(axis=1)
         if hit.any():
             patterns, counts = np.unique(ref[:, cols], axis=0, return_counts=True)
-            out[np.ix_(hit, cols)] = patterns[np.argmax(counts)]
+            out[np.ix_(np.flatnonzero(hit), np.asarray(cols))] = patterns[np.argmax(counts)]
     return out
 
 

@@ -4,7 +4,6 @@ from redline.poisoning._adaptive import AdaptiveBlend, AdaptivePatch
 from redline.poisoning._asr import attack_success_rate, triggered_test_set
 from redline.poisoning._attacks import SIG, BadNets, Blended, LabelConsistent, LabelFlip
 from redline.poisoning._composite import CompositeTrigger
-from redline.poisoning._features import activations, candidate_layers, layer_names
 from redline.poisoning._io import load_mask, load_poisoned, save_poisoned
 from redline.poisoning._poisoner import Poisoner
 from redline.poisoning._triggers import (
@@ -19,6 +18,7 @@ from redline.poisoning._triggers import (
 )
 from redline.poisoning._types import ClassFinding, PoisonedData, Trigger
 from redline.poisoning._wanet import WaNet
+from redline.targets._features import activations, candidate_layers, layer_names
 
 __all__ = [
     "SIG",

@@ -3,6 +3,7 @@
 from redline.targets._base import LossFn, Target
 from redline.targets._callable import CallableTarget
 from redline.targets._ensemble import Combine, Ensemble, ensemble_target, load_ensemble
+from redline.targets._features import activations, candidate_layers, layer_names, penultimate
 from redline.targets._http import EndpointError, HttpTarget, QueryBudgetError
 from redline.targets._loading import LoadedModel, load_model
 from redline.targets._normalized import InputSpace, in_input_space
@@ -36,10 +37,14 @@ __all__ = [
     "TreeEnsemble",
     "TreeTarget",
     "Usage",
+    "activations",
+    "candidate_layers",
     "ensemble_target",
     "in_input_space",
+    "layer_names",
     "load_ensemble",
     "load_model",
     "load_tabular_model",
+    "penultimate",
     "predict_labels",
 ]

@@ -39,11 +39,11 @@ import torch
 
 from redline.datasets._integrity import pooled_inputs
 from redline.errors import InputError
-from redline.poisoning._features import activations, candidate_layers
 from redline.poisoning._types import ClassFinding
 from redline.poisoning.detection._evidence import NeighbourLabels, footprint
 from redline.poisoning.detection._mixture import TwoModes, fit_two_modes
 from redline.targets import TorchTarget
+from redline.targets._features import activations, candidate_layers
 
 __all__ = ["ClassModel", "Projection", "TrainingDataDetector"]
 

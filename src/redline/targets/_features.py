@@ -1,4 +1,5 @@
-"""Intermediate activations of a model, the raw material of backdoor detectors."""
+"""Intermediate activations of a model: the raw material of backdoor detectors, OOD
+detectors and drift profiles (here, below both poisoning and monitoring)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ import torch
 from torch import nn
 
 from redline.errors import InputError
-from redline.targets import TorchTarget
+from redline.targets._torch import TorchTarget
 
-__all__ = ["activations", "candidate_layers", "layer_names"]
+__all__ = ["activations", "candidate_layers", "layer_names", "penultimate"]
 
 
 def layer_names(module: nn.Module) -> list[str]:
@@ -71,3 +72,26 @@ def activations(
         name: np.concatenate(parts) if parts else np.zeros((0, 0), np.float32)
         for name, parts in out.items()
     }
+
+
+def penultimate(
+    target: TorchTarget, x: npt.NDArray[np.float32] | torch.Tensor, *, batch_size: int = 256
+) -> npt.NDArray[np.float32]:
+    """The input of the model's last linear layer ``(n, d)``: the penultimate features
+    that OOD detectors (Mahalanobis, KNN) and drift profiles summarise."""
+    linear = [m for m in target.module.modules() if isinstance(m, nn.Linear)]
+    if not linear:
+        raise InputError("the model has no linear layer: no penultimate features to read")
+    seen: list[torch.Tensor] = []
+    hook = linear[-1].register_forward_pre_hook(lambda _m, inputs: seen.append(inputs[0]))
+    parts = []
+    xt = torch.as_tensor(x, dtype=torch.float32)
+    try:
+        with target.session():
+            for start in range(0, len(xt), batch_size):
+                seen.clear()
+                target.logits(xt[start : start + batch_size].to(target.device))
+                parts.append(seen[-1].detach().flatten(1).float().cpu().numpy())
+    finally:
+        hook.remove()
+    return np.concatenate(parts) if parts else np.zeros((0, linear[-1].in_features), np.float32)
