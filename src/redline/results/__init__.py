@@ -24,6 +24,16 @@ from redline.results._backdoor import (
 )
 from redline.results._certified import CertifiedPoint, CertifiedSection
 from redline.results._common import Accuracy, Interval, wilson
+from redline.results._drift import (
+    DRIFT_SCHEMA_VERSION,
+    Distribution,
+    DriftFinding,
+    DriftResult,
+    DriftSettings,
+    Effect,
+    PerformanceEstimate,
+    WindowInfo,
+)
 from redline.results._eps import parse_eps
 from redline.results._scan import (
     CHECK_IDS,
@@ -68,6 +78,7 @@ from redline.results._tabular import (
 
 __all__ = [
     "CHECK_IDS",
+    "DRIFT_SCHEMA_VERSION",
     "SCHEMA_VERSION",
     "Accuracy",
     "AttackConfig",
@@ -84,6 +95,11 @@ __all__ = [
     "DataDetection",
     "DataInfo",
     "DetectorClass",
+    "Distribution",
+    "DriftFinding",
+    "DriftResult",
+    "DriftSettings",
+    "Effect",
     "Environment",
     "EpsResult",
     "Example",
@@ -95,6 +111,7 @@ __all__ = [
     "MinimalPerturbation",
     "ModelDetection",
     "NaturalShiftSection",
+    "PerformanceEstimate",
     "PoisonInfo",
     "PolicyFinding",
     "PolicyVerdict",
@@ -114,6 +131,7 @@ __all__ = [
     "TabularSection",
     "TargetInfo",
     "UnconstrainedPoint",
+    "WindowInfo",
     "load_result",
     "parse_eps",
     "result_from_dict",
