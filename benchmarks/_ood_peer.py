@@ -11,14 +11,32 @@ plus scoring every set).
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 import time
+import types
 from collections.abc import Callable
 
 import numpy as np
 import torch
-from pytorch_ood.detector import KNN, EnergyBased, Mahalanobis, MaxSoftmax
-from pytorch_ood.utils import OODMetrics
+
+
+def _load_package() -> None:
+    """Register ``pytorch_ood`` without running its ``__init__``: that imports torchvision
+    (datasets, models), whose only wheels here are CUDA builds that fail on CPU torch; the
+    detectors and metrics never use it."""
+    spec = importlib.util.find_spec("pytorch_ood")
+    if spec is None or spec.submodule_search_locations is None:
+        raise SystemExit("pytorch-ood is not installed in this interpreter")
+    package = types.ModuleType("pytorch_ood")
+    package.__path__ = list(spec.submodule_search_locations)
+    package.__spec__ = spec
+    sys.modules["pytorch_ood"] = package
+
+
+_load_package()
+from pytorch_ood.detector import KNN, EnergyBased, Mahalanobis, MaxSoftmax  # noqa: E402
+from pytorch_ood.metrics import OODMetrics  # noqa: E402
 
 Scorer = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -32,14 +50,16 @@ def _scorers(z: torch.Tensor, y: torch.Tensor, ks: list[int]) -> dict[str, Calla
 
     def knn(k: int) -> Callable[[], Scorer]:
         def build() -> Scorer:
-            fitted = KNN(None, k=k, norm_features=True).fit_features(z, y)
+            fitted = KNN(None, k=k, normalize=True)
+            fitted.knn.n_jobs = 1  # the constructor fixes -1 (every core)
+            fitted.fit_features(z, y)
             return lambda _logits, feats: fitted.predict_features(feats)
 
         return build
 
     out: dict[str, Callable[[], Scorer]] = {
-        "max-softmax": lambda: lambda logits, _f: MaxSoftmax.score(logits),
-        "energy": lambda: lambda logits, _f: EnergyBased.score(logits, t=1.0),
+        "max-softmax": lambda: lambda logits, _f: MaxSoftmax(None).predict_logits(logits),
+        "energy": lambda: lambda logits, _f: EnergyBased(None).predict_logits(logits),
         "mahalanobis": maha,
     }
     out.update({f"knn-{k}": knn(k) for k in ks})
@@ -52,7 +72,7 @@ def _metrics(clean: torch.Tensor, ood: torch.Tensor) -> np.ndarray:
     labels = torch.cat([torch.zeros(len(clean)), -torch.ones(len(ood))]).long()
     metrics.update(torch.cat([clean, ood]).float(), labels)
     done = metrics.compute()
-    return np.array([done["AUROC"], done["FPR95TPR"]])
+    return np.array([float(done["AUROC"]), float(done["FPR95TPR"])])
 
 
 def main(argv: list[str]) -> None:

@@ -224,11 +224,14 @@ class Mahalanobis(_FeatureDetector):
     """Smallest Mahalanobis distance to a class mean, with one covariance shared by the
     classes (Lee et al. 2018, on the penultimate features).
 
-    The score is ``min_c (f - mu_c)^T S^+ (f - mu_c)``, with ``S`` the pooled within-class
-    covariance and ``S^+`` its pseudo-inverse (eigenvalues below ``rcond`` times the largest
-    dropped; default ``d`` times float64's epsilon, as ``scipy.linalg.pinvh`` in the
-    authors' code through scikit-learn's ``EmpiricalCovariance``). Only the
-    paper's base detector: no input preprocessing and no ensemble over layers.
+    The score is ``min_c (f - mu_c)^T P (f - mu_c)``, with ``S`` the pooled within-class
+    covariance and ``P = (S + ridge * lambda_max(S) * I)^-1``. The ridge matters where a
+    feature never varies on clean data (a ReLU unit that never fires: 34 of 64 on the
+    MNIST CNN of ``benchmarks/ood.py``): an input that moves along it lies off the clean
+    data's support and scores high. ``ridge=0`` takes the pseudo-inverse instead, as the
+    authors' code (scikit-learn's ``EmpiricalCovariance``), which ignores such directions
+    (there: AUROC 0.984 instead of 0.990 on LFW faces). Only the paper's base detector: no
+    input preprocessing and no ensemble over layers.
     """
 
     means_: Floats
@@ -240,12 +243,12 @@ class Mahalanobis(_FeatureDetector):
         *,
         fpr: float = 0.05,
         calibration: float = 0.2,
-        rcond: float | None = None,
+        ridge: float = 1e-6,
         random_state: int = 0,
     ) -> None:
         self.fpr = fpr
         self.calibration = calibration
-        self.rcond = rcond
+        self.ridge = ridge
         self.random_state = random_state
 
     def fit(self, X: npt.ArrayLike | torch.Tensor, y: npt.ArrayLike | torch.Tensor) -> Self:
@@ -260,15 +263,26 @@ class Mahalanobis(_FeatureDetector):
             raise InputError(f"Mahalanobis needs at least 2 classes in y, got {len(classes)}")
         means = np.stack([x[y == c].mean(axis=0) for c in classes])
         centred = x - means[np.searchsorted(classes, y)]
-        cov = centred.T @ centred / len(x)
-        values, vectors = np.linalg.eigh(cov)
-        rcond = len(values) * np.finfo(np.float64).eps if self.rcond is None else self.rcond
-        keep = values > rcond * max(float(values.max()), 0.0)
-        if not keep.any():
-            raise InputError("features have no variance within classes: nothing to model")
-        self.whitening_ = vectors[:, keep] / np.sqrt(values[keep])
+        self.whitening_ = self._whitening(centred.T @ centred / len(x))
         self.classes_ = classes
         self.means_ = means
+
+    def _whitening(self, cov: Floats) -> Floats:
+        """``W`` with ``W W^T = P``: the ridged inverse, or the pseudo-inverse at ridge 0
+        (eigenvalues below ``d`` float64 epsilons of the largest dropped, as ``pinvh``)."""
+        if not self.ridge >= 0:
+            raise InputError(f"ridge must be >= 0, got {self.ridge}")
+        values, vectors = np.linalg.eigh(cov)
+        top = max(float(values.max()), 0.0)
+        if top == 0.0:
+            raise InputError("features have no variance within classes: nothing to model")
+        if self.ridge > 0:
+            values = np.maximum(values, 0.0) + self.ridge * top
+            keep = np.ones(len(values), bool)
+        else:
+            keep = values > len(values) * np.finfo(np.float64).eps * top
+        out: Floats = vectors[:, keep] / np.sqrt(values[keep])
+        return out
 
     def _score(self, x: Floats) -> Floats:
         z = x @ self.whitening_
