@@ -20,6 +20,7 @@ from redline.cli import data as data_cmd
 from redline.cli import demo as demo_cmd
 from redline.cli import harden as harden_cmd
 from redline.cli import incident as incident_cmd
+from redline.cli import monitor as monitor_cmd
 from redline.cli import poison as poison_cmd
 from redline.cli import registry as registry_cmd
 from redline.cli import report as report_cmd
@@ -52,6 +53,7 @@ app.add_typer(data_cmd.app, name="data")
 app.add_typer(registry_cmd.app, name="registry")
 app.add_typer(incident_cmd.app, name="incident")
 app.add_typer(audit_cmd.app, name="audit")
+app.add_typer(monitor_cmd.app, name="monitor")
 
 
 @app.command("version")

@@ -3,4 +3,17 @@ alarms a team can trust, label-free performance estimates and out-of-distributio
 detectors. Everything takes arrays or profiles and returns results; opening incidents
 and serving pages is the caller's job (docs/architecture.md)."""
 
-__all__: list[str] = []
+from redline.monitoring._drift import DEFAULT_THRESHOLDS, DriftDetector, benjamini_hochberg
+from redline.monitoring._estimate import performance_estimate
+from redline.monitoring._profile import PROFILE_VERSION, Profile
+from redline.monitoring._stream import profile_files
+
+__all__ = [
+    "DEFAULT_THRESHOLDS",
+    "PROFILE_VERSION",
+    "DriftDetector",
+    "Profile",
+    "benjamini_hochberg",
+    "performance_estimate",
+    "profile_files",
+]

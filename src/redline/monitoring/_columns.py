@@ -163,7 +163,9 @@ class NumericColumn:
         if self.count == 0:
             return np.full(len(q), np.nan)
         if self.exact:
-            return np.quantile(self._sorted(), q)
+            from redline.monitoring._univariate import sorted_quantiles
+
+            return sorted_quantiles(self._sorted(), np.asarray(q, dtype=np.float64))
         return np.asarray(self.kll().get_quantiles(list(map(float, q))), dtype=np.float64)
 
     def support(self) -> Floats:

@@ -20,6 +20,7 @@ from redline.monitoring._univariate import (
     ks_test,
     psi_categorical,
     psi_numeric,
+    sorted_quantiles,
     tvd,
     wasserstein_normalised,
 )
@@ -74,9 +75,9 @@ def _wasserstein_ci(ref: NumericColumn, cur: NumericColumn, ctx: Context) -> Int
     draws: list[float] = []
     while len(draws) < ctx.bootstrap:
         b = min(per, ctx.bootstrap - len(draws))
-        qa = np.quantile(ref.sample(b * n, ctx.rng).reshape(b, n), GRID, axis=1)
-        qb = np.quantile(cur.sample(b * m, ctx.rng).reshape(b, m), GRID, axis=1)
-        draws += list(np.abs(qa - qb).mean(axis=0) / ref.moments.std)
+        qa = sorted_quantiles(np.sort(ref.sample(b * n, ctx.rng).reshape(b, n), axis=1), GRID)
+        qb = sorted_quantiles(np.sort(cur.sample(b * m, ctx.rng).reshape(b, m), axis=1), GRID)
+        draws += list(np.abs(qa - qb).mean(axis=1) / ref.moments.std)
     return _percentile(draws)
 
 

@@ -25,13 +25,21 @@ class Predictions:
     confidence: NumericColumn
     by_class: dict[str, NumericColumn]
     features: Reservoir | None = None
+    labelled: int = 0
+    """Rows whose true label was profiled too."""
+    correct: int = 0
+    """Of those, rows the model got right (the realised accuracy, once labels arrive)."""
 
     @classmethod
     def of(
-        cls, probs: npt.ArrayLike, rng: np.random.Generator, features: npt.ArrayLike | None = None
+        cls,
+        probs: npt.ArrayLike,
+        rng: np.random.Generator,
+        features: npt.ArrayLike | None = None,
+        labels: npt.ArrayLike | None = None,
     ) -> Predictions:
-        """From class probabilities ``(n, classes)`` (rows summing to 1) and optional
-        penultimate features ``(n, d)``."""
+        """From class probabilities ``(n, classes)`` (rows summing to 1), optional
+        penultimate features ``(n, d)`` and optional true labels (class indices)."""
         p = np.asarray(probs, dtype=np.float64)
         if p.ndim != 2 or p.shape[1] < 2:
             raise InputError(f"probabilities must be (n, classes >= 2), got shape {p.shape}")
@@ -48,12 +56,15 @@ class Predictions:
             if len(f) != len(p):
                 raise InputError(f"{len(f)} feature rows for {len(p)} predictions")
             sample = Reservoir.of(f, rng)
+        labelled, correct = _realised(labels, pred)
         return cls(
             p.shape[1],
             CategoricalColumn.of("predicted", pred),
             NumericColumn.of("confidence", conf),
             by_class,
             sample,
+            labelled,
+            correct,
         )
 
     def merge(self, other: Predictions) -> Predictions:
@@ -70,6 +81,8 @@ class Predictions:
             self.confidence.merge(other.confidence),
             {k: v.merge(other.by_class[k]) for k, v in self.by_class.items()},
             features,
+            self.labelled + other.labelled,
+            self.correct + other.correct,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -79,6 +92,8 @@ class Predictions:
             "confidence": self.confidence.to_dict(),
             "by_class": {k: v.to_dict() for k, v in self.by_class.items()},
             "features": None if self.features is None else self.features.to_dict(),
+            "labelled": self.labelled,
+            "correct": self.correct,
         }
 
     @classmethod
@@ -90,4 +105,20 @@ class Predictions:
             NumericColumn.from_dict(raw["confidence"]),
             {str(k): NumericColumn.from_dict(v) for k, v in raw["by_class"].items()},
             None if features is None else Reservoir.from_dict(features),
+            int(raw.get("labelled", 0)),
+            int(raw.get("correct", 0)),
         )
+
+
+def _realised(labels: npt.ArrayLike | None, pred: npt.NDArray[np.int64]) -> tuple[int, int]:
+    """``(labelled, correct)``: labels must be class indices (NaN: not labelled yet)."""
+    if labels is None:
+        return 0, 0
+    try:
+        y = np.asarray(labels, dtype=np.float64).ravel()
+    except (TypeError, ValueError):
+        raise InputError("labels must be class indices (0, 1, ...)") from None
+    if len(y) != len(pred):
+        raise InputError(f"{len(y)} labels for {len(pred)} predictions")
+    known = np.isfinite(y)
+    return int(known.sum()), int((y[known] == pred[known]).sum())

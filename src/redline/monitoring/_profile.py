@@ -59,7 +59,8 @@ def _arrow_categorical(column: Any) -> bool:
     import pyarrow as pa
 
     t = column.type
-    return not (pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t))
+    numeric = pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t)
+    return not (numeric or pa.types.is_null(t))  # an all-empty chunk of a numeric column
 
 
 @dataclass(frozen=True)
@@ -84,40 +85,44 @@ class Profile:
         groups: npt.ArrayLike | None = None,
         probs: npt.ArrayLike | None = None,
         features: npt.ArrayLike | None = None,
+        labels: npt.ArrayLike | None = None,
         seed: int = 0,
         source: str = "",
     ) -> Profile:
         """The profile of one window: ``data`` as for :func:`table_columns`, ``groups``
         one slice key per row, ``probs`` the model's class probabilities, ``features``
-        its penultimate features."""
+        its penultimate features, ``labels`` the true classes where known."""
         cols = table_columns(data, names, categorical)
         n = len(cols[0][2]) if cols else 0
         if any(len(c[2]) != n for c in cols):
             raise InputError("every column must have the same number of rows")
         rng = np.random.default_rng(seed)
-        whole = cls._plain(cols, n, rng, probs, features, source)
+        model = _Model(probs, features, labels)
+        whole = cls._plain(cols, n, rng, model, source)
         if groups is None:
             return whole
         keys = np.asarray(groups).astype(str)
         if len(keys) != n:
             raise InputError(f"{len(keys)} group values for {n} rows")
-        return replace(whole, slices=cls._slices(cols, keys, rng, probs, features, source))
+        return replace(whole, slices=cls._slices(cols, keys, rng, model, source))
 
     @classmethod
     def _plain(cls, cols: list[tuple[str, bool, Any]], n: int, rng: np.random.Generator,
-               probs: Any, features: Any, source: str) -> Profile:  # fmt: skip
+               model: _Model, source: str) -> Profile:  # fmt: skip
         summaries: list[Column] = [
             CategoricalColumn.of(name, values) if cat else NumericColumn.of(name, _floats(values))
             for name, cat, values in cols
         ]
         numeric = [_floats(v) for _, cat, v in cols if not cat]
         rows = np.column_stack(numeric) if numeric else np.zeros((n, 0))
-        preds = None if probs is None else Predictions.of(_rows(probs, n), rng, features)
+        preds = None
+        if model.probs is not None:
+            preds = Predictions.of(_rows(model.probs, n), rng, model.features, model.labels)
         return cls(n, tuple(summaries), Reservoir.of(rows, rng), preds, {}, source)
 
     @classmethod
     def _slices(cls, cols: list[tuple[str, bool, Any]], keys: npt.NDArray[Any],
-                rng: np.random.Generator, probs: Any, features: Any, source: str,
+                rng: np.random.Generator, model: _Model, source: str,
                 ) -> dict[str, Profile]:  # fmt: skip
         distinct = np.unique(keys)
         if len(distinct) > MAX_SLICES:
@@ -128,9 +133,7 @@ class Profile:
         for key in distinct:
             sel = np.flatnonzero(keys == key)
             part = [(name, cat, _take(values, sel)) for name, cat, values in cols]
-            p = None if probs is None else np.asarray(probs)[sel]
-            f = None if features is None else np.asarray(features)[sel]
-            out[str(key)] = cls._plain(part, len(sel), rng, p, f, source)
+            out[str(key)] = cls._plain(part, len(sel), rng, model.take(sel), source)
         return out
 
     @property
@@ -224,6 +227,22 @@ class Profile:
             return cls.from_dict(json.loads(body))
         except (KeyError, TypeError, ValueError, InputError) as exc:
             raise InputError(f"{p}: the profile is corrupt ({exc})") from None
+
+
+@dataclass(frozen=True)
+class _Model:
+    """What the model made of the rows: probabilities, features, true labels."""
+
+    probs: Any = None
+    features: Any = None
+    labels: Any = None
+
+    def take(self, sel: npt.NDArray[np.intp]) -> _Model:
+        pick = [
+            None if v is None else np.asarray(v)[sel]
+            for v in (self.probs, self.features, self.labels)
+        ]
+        return _Model(*pick)
 
 
 def _digest(body: str) -> str:

@@ -26,6 +26,11 @@ Example::
     [policy.slices]
     max_gap = 0.15            # best minus worst slice: clean, every eps, natural shift
 
+    [policy.drift]            # redline monitor drift
+    alpha = 0.05              # false discovery rate (Benjamini-Hochberg)
+    wasserstein = 0.1         # smallest effect that may alarm (also tvd, missing_share,
+    max_alarms = 0            # auc, mmd2); the gate: confirmed alarms tolerated
+
     [policy.backdoor]
     max_anomaly_index = 2.0
     max_suspicious_classes = 0
@@ -40,6 +45,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, PrivateAttr, ValidationError, field_validator
 
 from redline.errors import InputError
+from redline.policy._drift import DriftRules, drift_findings
 from redline.policy._shift import (
     CorruptionRule,
     SliceRules,
@@ -50,6 +56,7 @@ from redline.policy._shift import (
 from redline.results import (
     CHECK_IDS,
     BackdoorSection,
+    DriftResult,
     PolicyFinding,
     PolicyVerdict,
     ScanResult,
@@ -60,6 +67,7 @@ __all__ = [
     "BackdoorRules",
     "CertifiedRule",
     "CorruptionRule",
+    "DriftRules",
     "Policy",
     "RobustRule",
     "SliceRules",
@@ -125,6 +133,7 @@ class Policy(_Strict):
     fail_on_warn: bool = False
     use_lower_bound: bool = False
     backdoor: BackdoorRules | None = None
+    drift: DriftRules | None = None
     _source: str | None = PrivateAttr(default=None)
 
     @property
@@ -152,6 +161,13 @@ class Policy(_Strict):
             *self._checks(result),
             *_backdoor_findings(self.backdoor, result),
         ]
+        return PolicyVerdict(
+            source=self.source, passed=all(f.passed for f in findings), findings=findings
+        )
+
+    def evaluate_drift(self, result: DriftResult) -> PolicyVerdict:
+        """The ``[policy.drift]`` gate on a drift run (no alarm allowed by default)."""
+        findings = drift_findings(self.drift, result)
         return PolicyVerdict(
             source=self.source, passed=all(f.passed for f in findings), findings=findings
         )

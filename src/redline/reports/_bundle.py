@@ -12,7 +12,7 @@ from redline._atomic import umask
 from redline.errors import InputError
 from redline.results import ScanResult
 
-__all__ = ["REPORT_FILES", "check_output_dir", "write_report_dir"]
+__all__ = ["REPORT_FILES", "check_output_dir", "swap_into_place", "write_report_dir"]
 
 REPORT_FILES = ("scan.json", "report.html", "junit.xml", "results.sarif", "summary.md")
 
@@ -39,7 +39,7 @@ def write_report_dir(
         (tmp / "summary.md").write_text(render_markdown(result), encoding="utf-8")
         for name, data in (extra or {}).items():
             (tmp / name).write_bytes(data)
-        _swap(tmp, out)
+        swap_into_place(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -57,7 +57,8 @@ def check_output_dir(out: Path) -> None:
         )
 
 
-def _swap(tmp: Path, out: Path) -> None:
+def swap_into_place(tmp: Path, out: Path) -> None:
+    """Rename the finished folder ``tmp`` to ``out``, replacing an old one at the last moment."""
     if not out.exists():
         tmp.rename(out)
         return
