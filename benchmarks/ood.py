@@ -52,7 +52,7 @@ from benchmarks._common import (
 )
 
 if TYPE_CHECKING:
-    from redline.monitoring._ood import KNN, Energy, Mahalanobis, MaxSoftmax
+    from redline.monitoring import KNN, Energy, Mahalanobis, MaxSoftmax
 
     Detector = MaxSoftmax | Energy | Mahalanobis | KNN
 
@@ -131,7 +131,7 @@ def _data(args: argparse.Namespace) -> Data:
 
 
 def _detectors(ks: list[int]) -> dict[str, Detector]:
-    from redline.monitoring._ood import KNN, Energy, Mahalanobis, MaxSoftmax
+    from redline.monitoring import KNN, Energy, Mahalanobis, MaxSoftmax
 
     out: dict[str, Detector] = {
         "max-softmax": MaxSoftmax(fpr=FPR),
@@ -222,7 +222,7 @@ def _run_peer(data: Data, ks: list[int], python: str) -> Peer | None:
 
 
 def _metrics(scores: dict[tuple[str, str], np.ndarray], name: str, s: str) -> tuple[float, float]:
-    from redline.monitoring._ood_metrics import ood_metrics
+    from redline.monitoring import ood_metrics
 
     m = ood_metrics(scores[name, "test"], scores[name, s])
     return m.auroc, m.fpr_at_95_tpr
@@ -294,8 +294,7 @@ def _scale_note(data: Data) -> str:
 
 def _ridge_note(data: Data) -> str:
     """Mahalanobis with the pseudo-inverse (ridge 0, the authors' code) beside the default."""
-    from redline.monitoring._ood import Mahalanobis
-    from redline.monitoring._ood_metrics import ood_metrics
+    from redline.monitoring import Mahalanobis, ood_metrics
 
     z, y = data.train.features, data.train_labels
     dead = int((z.max(axis=0) <= 0).sum())
@@ -320,7 +319,7 @@ def _fit_threshold_fpr(data: Data, ks: list[int]) -> dict[str, float]:
     """Share of the held-out digits flagged when the threshold comes from ``fit`` alone on
     the training rows (default ``calibration=0.2`` for the feature detectors; the logit
     ones calibrate on every training row): rows the model itself was trained on."""
-    from redline.monitoring._ood import KNN, Energy, Mahalanobis, MaxSoftmax
+    from redline.monitoring import KNN, Energy, Mahalanobis, MaxSoftmax
 
     detectors: dict[str, Detector] = {
         "max-softmax": MaxSoftmax(fpr=FPR),

@@ -10,7 +10,7 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 import pytest
@@ -63,9 +63,9 @@ def test_no_drift_in_the_test_split_and_the_injected_shift_found(
 
 
 class _Hook(BaseHTTPRequestHandler):
-    bodies: list[bytes] = []
+    bodies: ClassVar[list[bytes]] = []
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server's name
+    def do_POST(self) -> None:
         self.bodies.append(self.rfile.read(int(self.headers["Content-Length"])))
         self.send_response(204)
         self.end_headers()
@@ -138,9 +138,34 @@ def test_every_bad_input_exits_2_with_one_line(
     cases = {
         "columns differ": ["monitor", "drift", "--reference", ref, "--current", str(other)],
         "corrupt": ["monitor", "drift", "--reference", ref, "--current", str(corrupt)],
-        "unknown key": ["monitor", "drift", "--reference", ref, "--current", cur, "--policy", str(bad_policy)],
-        "no rows": ["monitor", "profile", "--data", str(empty), "--out", str(tmp_path / "e.profile")],
-        "http(s) URL": ["monitor", "drift", "--reference", ref, "--current", cur, "--webhook", "file:///x"],
+        "unknown key": [
+            "monitor",
+            "drift",
+            "--reference",
+            ref,
+            "--current",
+            cur,
+            "--policy",
+            str(bad_policy),
+        ],
+        "no rows": [
+            "monitor",
+            "profile",
+            "--data",
+            str(empty),
+            "--out",
+            str(tmp_path / "e.profile"),
+        ],
+        "http(s) URL": [
+            "monitor",
+            "drift",
+            "--reference",
+            ref,
+            "--current",
+            cur,
+            "--webhook",
+            "file:///x",
+        ],
         "at least two": ["monitor", "merge", ref, "--out", str(tmp_path / "m.profile")],
     }
     for message, args in cases.items():

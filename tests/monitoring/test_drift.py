@@ -53,7 +53,9 @@ def test_a_significant_but_negligible_shift_does_not_alarm() -> None:
 def test_every_shifted_column_is_found_and_no_other() -> None:
     rng = np.random.default_rng(2)
     ref = Profile.from_arrays(_window(rng, 5000))
-    cur = Profile.from_arrays(_window(rng, 5000, shift={3: 0.25, 7: 0.3}, cat=[0.3, 0.35, 0.25, 0.1]))
+    cur = Profile.from_arrays(
+        _window(rng, 5000, shift={3: 0.25, 7: 0.3}, cat=[0.3, 0.35, 0.25, 0.1])
+    )
     result = DriftDetector(bootstrap=50, multivariate=False).fit(ref).score(cur)
     assert sorted(f.feature for f in result.alarms) == ["c0", "n3", "n7"]
     n3 = next(f for f in result.alarms if f.feature == "n3")
@@ -68,7 +70,9 @@ def test_a_change_of_correlation_only_is_caught_by_the_multivariate_tests() -> N
     z = rng.normal(size=(n, 2))
     ref = Profile.from_arrays(z, names=["u", "v"])
     u = rng.normal(size=n)
-    cur = Profile.from_arrays(np.c_[u, 0.9 * u + np.sqrt(1 - 0.81) * rng.normal(size=n)], names=["u", "v"])
+    cur = Profile.from_arrays(
+        np.c_[u, 0.9 * u + np.sqrt(1 - 0.81) * rng.normal(size=n)], names=["u", "v"]
+    )
     result = DriftDetector(bootstrap=0).fit(ref).score(cur)
     univariate = [f for f in result.findings if f.kind == "numeric"]
     assert not any(f.alarm for f in univariate)  # same marginals

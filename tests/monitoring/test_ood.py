@@ -17,8 +17,7 @@ from tests.conftest import Trained, seeded
 
 from redline.datasets import load_digits
 from redline.errors import InputError
-from redline.monitoring._ood import KNN, Energy, Mahalanobis, MaxSoftmax
-from redline.monitoring._ood_metrics import ood_metrics
+from redline.monitoring import KNN, Energy, Mahalanobis, MaxSoftmax, ood_metrics
 from redline.targets import TorchTarget, penultimate
 
 Detector = MaxSoftmax | Energy | Mahalanobis | KNN

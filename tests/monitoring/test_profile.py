@@ -63,8 +63,13 @@ def test_small_windows_stay_exact_and_merge_exactly() -> None:
 def test_a_profile_file_round_trips_and_refuses_tampering(tmp_path: Path) -> None:
     rng = np.random.default_rng(2)
     probs = rng.dirichlet([1, 1, 1], size=500)
-    p = Profile.from_arrays(_table(rng, 500), groups=rng.choice(["g1", "g2"], 500), probs=probs,
-                            features=rng.normal(size=(500, 4)), labels=rng.integers(0, 3, 500))  # fmt: skip
+    p = Profile.from_arrays(
+        _table(rng, 500),
+        groups=rng.choice(["g1", "g2"], 500),
+        probs=probs,
+        features=rng.normal(size=(500, 4)),
+        labels=rng.integers(0, 3, 500),
+    )
     path = tmp_path / "w.profile"
     p.save(path)
     back = Profile.load(path)
@@ -72,12 +77,19 @@ def test_a_profile_file_round_trips_and_refuses_tampering(tmp_path: Path) -> Non
     assert back.predictions is not None and back.predictions.labelled == 500
     text = path.read_text()
     head, body = text.split("\n", 1)
-    (tmp_path / "flip.profile").write_text(head + "\n" + body.replace('"n_rows":500', '"n_rows":501'))
+    (tmp_path / "flip.profile").write_text(
+        head + "\n" + body.replace('"n_rows":500', '"n_rows":501')
+    )
     newer = json.loads(head) | {"version": 99}
     (tmp_path / "newer.profile").write_text(json.dumps(newer) + "\n" + body)
     (tmp_path / "junk.profile").write_text("not a profile")
-    for name, message in (("flip", "corrupt"), ("newer", "newer redline"), ("junk", "not a redline profile"),
-                          ("missing", "no such profile")):  # fmt: skip
+    cases = {
+        "flip": "corrupt",
+        "newer": "newer redline",
+        "junk": "not a redline profile",
+        "missing": "no such profile",
+    }
+    for name, message in cases.items():
         with pytest.raises(InputError, match=message):
             Profile.load(tmp_path / f"{name}.profile")
 
@@ -107,7 +119,9 @@ def test_csv_and_parquet_stream_to_the_in_memory_profile(tmp_path: Path) -> None
             assert isinstance(col, NumericColumn) and isinstance(ref, NumericColumn)
             assert col.moments.mean == pytest.approx(ref.moments.mean) and col.exact
         assert found.column("c") == memory.column("c")
-        assert {k: v.n_rows for k, v in found.slices.items()} == {k: v.n_rows for k, v in memory.slices.items()}
+        assert {k: v.n_rows for k, v in found.slices.items()} == {
+            k: v.n_rows for k, v in memory.slices.items()
+        }
 
 
 def test_bad_tables_get_one_line_errors(tmp_path: Path) -> None:
@@ -115,7 +129,9 @@ def test_bad_tables_get_one_line_errors(tmp_path: Path) -> None:
     cases = {
         "same number of rows": lambda: Profile.from_arrays({"a": np.zeros(3), "b": np.zeros(4)}),
         "at most 50 slices": lambda: Profile.from_arrays({"a": np.zeros(60)}, groups=np.arange(60)),
-        "each row must sum to 1": lambda: Profile.from_arrays({"a": np.zeros(2)}, probs=np.ones((2, 2))),
+        "each row must sum to 1": lambda: Profile.from_arrays(
+            {"a": np.zeros(2)}, probs=np.ones((2, 2))
+        ),
         "not in the data": lambda: Profile.from_arrays({"a": np.zeros(2)}, categorical=["z"]),
         "no file matches": lambda: profile_files([str(tmp_path / "none*.csv")]),
     }

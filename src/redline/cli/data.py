@@ -133,3 +133,38 @@ def _write_json(out: Path, dups: Any, issues: Any) -> None:
         }
     with atomic_writer(out) as handle:
         handle.write((json.dumps(body, indent=1) + "\n").encode())
+
+
+@app.command("shift")
+def shift(
+    data: Data,
+    corruption: Annotated[
+        str, typer.Option(help="NAME:SEVERITY, e.g. contrast:2 (see redline scan --corruptions).")
+    ],
+    out: Annotated[Path, typer.Option(help="The shifted copy (.npz: x, y) to write.")],
+    label_column: LabelColumn = "label",
+    bounds: Bounds = "0,1",
+    seed: Annotated[int, typer.Option(help="Seed of the corruption's noise.")] = 0,
+) -> int:
+    """Write a copy of an image data set under one common corruption: a natural shift to
+    rehearse monitoring (``redline monitor drift``) or robustness checks on."""
+    import numpy as np
+
+    from redline._atomic import atomic_writer
+    from redline.datasets import corrupt
+    from redline.errors import InputError
+
+    name, sep, level = corruption.partition(":")
+    if not sep or not level.strip().isdigit():
+        raise InputError(f"--corruption {corruption!r}: expected NAME:SEVERITY, e.g. contrast:2")
+    if out.suffix.lower() != ".npz":
+        raise InputError(f"--out {out}: the shifted copy is written as .npz")
+    dataset = _load(data, label_column, bounds)
+    low, high = (float(v) for v in bounds.split(","))
+    shifted = corrupt(dataset.x, name.strip(), int(level), seed=seed, bounds=(low, high))
+    with atomic_writer(out) as handle:
+        np.savez(handle, x=shifted, y=dataset.y)
+    typer.echo(
+        f"{len(dataset.y)} samples under {name.strip()} at severity {level}: {out}", err=True
+    )
+    return 0

@@ -5,15 +5,23 @@ and serving pages is the caller's job (docs/architecture.md)."""
 
 from redline.monitoring._drift import DEFAULT_THRESHOLDS, DriftDetector, benjamini_hochberg
 from redline.monitoring._estimate import performance_estimate
+from redline.monitoring._ood import KNN, Energy, Mahalanobis, MaxSoftmax
+from redline.monitoring._ood_metrics import OODMetrics, ood_metrics
 from redline.monitoring._profile import PROFILE_VERSION, Profile
 from redline.monitoring._stream import profile_files
 
 __all__ = [
     "DEFAULT_THRESHOLDS",
+    "KNN",
     "PROFILE_VERSION",
     "DriftDetector",
+    "Energy",
+    "Mahalanobis",
+    "MaxSoftmax",
+    "OODMetrics",
     "Profile",
     "benjamini_hochberg",
+    "ood_metrics",
     "performance_estimate",
     "profile_files",
 ]
