@@ -64,7 +64,10 @@ def shift_view(section: NaturalShiftSection) -> list[HeatRow]:
             acc = lv.accuracy
             title = f"{row.name} at {lv.level}: {fmt_pct(acc.value)}, 95% CI "
             title += f"{fmt_pct(acc.ci.low)}–{fmt_pct(acc.ci.high)}, n = {acc.n}"
-            cells.append(HeatCell(fmt_pct(acc.value), lv.level, title, _colour(clean - acc.value)))
+            level = (
+                "" if lv.level == str(lv.severity) else lv.level
+            )  # an image's level is its severity
+            cells.append(HeatCell(fmt_pct(acc.value), level, title, _colour(clean - acc.value)))
         drop = clean - row.mean
         rows.append(HeatRow(row.name, cells, fmt_pct(row.mean), _points(drop), row.note))
     return rows
