@@ -280,3 +280,31 @@ def test_with_params_keeps_the_constraints() -> None:
     assert isinstance(copy, TreeGreedy) and copy.seed == 3 and copy.restarts == 2
     result = copy(target, torch.as_tensor(x), y)
     assert bool((result.x_adv[:, 0] == torch.as_tensor(x)[:, 0]).all())
+
+
+def test_samples_on_the_schema_bounds_are_attacked_under_a_schema() -> None:
+    """Bounds at the data's extremes: every row, moved into the schema's float32 space,
+    lies inside the tree attack's box (it was refused when the box was computed in
+    float64), and the scan runs."""
+    from redline.attacks import SchemaSpace
+    from redline.datasets import FeatureSchema, bind_schema
+    from redline.evaluation import scan
+
+    data = load_breast_cancer("train")
+    x, y = data.x.astype(np.float32), data.y
+    names = [f"f{j}" for j in range(x.shape[1])]
+    cols = {n: {"min": float(x[:, j].min()), "max": float(x[:, j].max()), "budget_std": 0.2}
+            for j, n in enumerate(names)}  # fmt: skip
+    schema = bind_schema(FeatureSchema.from_dict({"columns": cols}, source="s"), names, x)
+    model = xgb.XGBClassifier(n_estimators=5, max_depth=3, random_state=0).fit(x, y)
+    space = SchemaSpace(TreeTarget(TreeEnsemble.from_model(model)), schema)
+    z = space.to_space(x).numpy()
+    lim = space.tree_limits()
+    assert not (z > lim["upper"]).any() and not (z < lim["lower"]).any()
+    from redline.attacks._registry import attack_factory
+    from redline.evaluation import Suite
+
+    suite = Suite("tree-greedy", "greedy", (attack_factory("tree-greedy", restarts=1, **lim),))
+    result = scan(space, z[:40], y[:40], threat="linf", eps=[0.5], suite=suite,
+                  minimal=False, checks=False)  # fmt: skip
+    assert result.eps[0].robust.value <= result.clean.accuracy.value

@@ -126,3 +126,19 @@ def test_bad_files_get_one_line_errors(
         load_tabular_model(tmp_path / name)
     with pytest.raises(InputError, match="not found"):
         load_tabular_model(tmp_path / "missing.onnx")
+
+
+def test_an_adam_trained_mlp_loads_from_skops(tmp_path: Path) -> None:
+    """An MLP keeps its optimiser's state (plain arrays): trusted like tree nodes."""
+    import skops.io as sio
+    from sklearn.neural_network import MLPClassifier
+
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    net = MLPClassifier(hidden_layer_sizes=(8,), max_iter=2000, random_state=0)
+    mlp = make_pipeline(StandardScaler(), net).fit(X, Y)
+    sio.dump(mlp, tmp_path / "mlp.skops")
+    found = load_tabular_model(tmp_path / "mlp.skops")
+    assert isinstance(found.target, SklearnTarget)
+    assert np.array_equal(_labels(tmp_path / "mlp.skops"), mlp.predict(X32))

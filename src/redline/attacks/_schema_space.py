@@ -89,11 +89,21 @@ class SchemaSpace(Target):
 
     def tree_limits(self) -> dict[str, np.ndarray]:
         """Bounds, immutables and directions in this space, for the tree attacks."""
-        scale = self.scale.double().cpu().numpy()
         s = self.schema
+        # the bounds moved into this space exactly as to_space moves the data (float32),
+        # so a sample at a bound never lands a rounding outside it
+        low = (
+            self.to_space(np.where(np.isfinite(s.low), s.low, 0.0)[None])[0].double().cpu().numpy()
+        )
+        high = (
+            self.to_space(np.where(np.isfinite(s.high), s.high, 0.0)[None])[0]
+            .double()
+            .cpu()
+            .numpy()
+        )
         return {
-            "lower": s.low / scale,
-            "upper": s.high / scale,
+            "lower": np.where(np.isfinite(s.low), low, -np.inf),
+            "upper": np.where(np.isfinite(s.high), high, np.inf),
             "immutable": ~s.mutable,
             "direction": s.direction.astype(np.float64),
         }

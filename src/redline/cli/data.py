@@ -146,8 +146,9 @@ def shift(
     bounds: Bounds = "0,1",
     seed: Annotated[int, typer.Option(help="Seed of the corruption's noise.")] = 0,
 ) -> int:
-    """Write a copy of an image data set under one common corruption: a natural shift to
-    rehearse monitoring (``redline monitor drift``) or robustness checks on."""
+    """Write a copy of an image data set under one common corruption.
+
+    A natural shift to rehearse monitoring (``redline monitor drift``) or robustness on."""
     import numpy as np
 
     from redline._atomic import atomic_writer

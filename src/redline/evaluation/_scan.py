@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -248,6 +249,7 @@ def _examples(
     if (state.x.dim() != 4 and not (rows and state.x.dim() == 2)) or wanted <= 0:
         return []
     out = []
+    digits = 9 if rows else 4  # a table row keeps its float32 digits: reported in units
     for i in sorted(newly)[:wanted]:
         x, x_adv = state.x[i : i + 1], state.cur_x[i : i + 1]
         out.append(
@@ -259,8 +261,18 @@ def _examples(
                 clean_pred=int(clean_pred[i]),
                 adv_pred=int(adv_pred[i]),
                 distance=float(lp_norm(x_adv - x, norm)[0]),
-                clean=np.round(x[0].cpu().numpy(), 4).tolist(),
-                adversarial=np.round(x_adv[0].cpu().numpy(), 4).tolist(),
+                clean=_rounded(x[0], digits),
+                adversarial=_rounded(x_adv[0], digits),
             )
         )
     return out
+
+
+def _rounded(row: torch.Tensor, digits: int) -> list[Any]:
+    """A sample for the report: ``digits`` decimals for an image (nested lists), or
+    ``digits`` significant digits for a table row (features of any magnitude)."""
+    values = row.cpu().numpy().astype(np.float64)
+    if values.ndim != 1:
+        out: list[Any] = np.round(values, digits).tolist()
+        return out
+    return [float(f"{v:.{digits}g}") for v in values]

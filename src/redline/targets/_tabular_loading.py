@@ -36,11 +36,17 @@ TABULAR_SUFFIXES = (
     ".joblib",
 )
 _SKOPS_TREES = frozenset(
-    {"sklearn.tree._tree.Tree", "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"}
+    {
+        "sklearn.tree._tree.Tree",
+        "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+        "sklearn.neural_network._stochastic_optimizers.AdamOptimizer",
+        "sklearn.neural_network._stochastic_optimizers.SGDOptimizer",
+    }
 )
-"""scikit-learn's tree types, which skops leaves untrusted by default: their state is
-plain node arrays (restored by skops from numpy data, not by unpickling), so redline
-trusts them; any other untrusted type still needs ``allow_pickle``."""
+"""scikit-learn types that skops leaves untrusted by default although their state is
+plain arrays and numbers restored from numpy data, not by unpickling (tree nodes, an
+MLP's Adam or SGD optimiser state), so redline trusts them; any other untrusted type
+still needs ``allow_pickle``."""
 _TRUST = "pass --allow-pickle only for a file you trust: loading it can run code"
 
 
