@@ -193,7 +193,7 @@ def _run(
     data: Data, seed: int, args: argparse.Namespace, draws: int
 ) -> tuple[list[Row], str, float]:
     """Both sides on every window of one trained model."""
-    from redline.monitoring._cbpe import CBPE
+    from redline.monitoring import CBPE
 
     ref_p, ref_y = _probs(data.module, data.ref_x), data.ref_y
     windows = _windows(data, args, draws)

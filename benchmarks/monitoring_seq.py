@@ -97,8 +97,7 @@ def _fit_data(index: int, args: argparse.Namespace) -> Fit:
 
 def _redline(name: str, fit: Fit, args: argparse.Namespace, side: Side) -> None:
     """Fit redline's detector, then the null runs and the shifted streams."""
-    from redline.monitoring._seq_cvm import SequentialCVM
-    from redline.monitoring._seq_mmd import SequentialMMD
+    from redline.monitoring import SequentialCVM, SequentialMMD
 
     cls = SequentialMMD if name == "mmd" else SequentialCVM
     t0 = time.perf_counter()

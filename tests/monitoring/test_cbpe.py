@@ -19,7 +19,7 @@ from torch import nn
 
 from redline.datasets import Dataset, corrupt, load_digits
 from redline.errors import InputError
-from redline.monitoring._cbpe import CBPE, estimate_performance
+from redline.monitoring import CBPE, estimate_performance
 from redline.results import wilson
 from redline.zoo import small_cnn, train_classifier
 

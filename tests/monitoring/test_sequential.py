@@ -15,9 +15,7 @@ from scipy.stats import cramervonmises_2samp
 from tests.conftest import seeded
 
 from redline.errors import InputError
-from redline.monitoring._seq_cvm import SequentialCVM
-from redline.monitoring._seq_mmd import SequentialMMD
-from redline.monitoring._sequential import SequentialDetector
+from redline.monitoring import SequentialCVM, SequentialDetector, SequentialMMD
 
 DETECTORS = {"cvm": SequentialCVM, "mmd": SequentialMMD}
 

@@ -35,7 +35,7 @@ import torch
 from redline.errors import InputError
 from redline.results import Accuracy, Interval, wilson
 
-__all__ = ["CBPE", "PerformanceEstimate", "WindowEstimate", "estimate_performance"]
+__all__ = ["CBPE", "CBPEResult", "WindowEstimate", "estimate_performance"]
 
 Floats = npt.NDArray[np.float64]
 Labels = npt.NDArray[np.int64]
@@ -74,7 +74,7 @@ class WindowEstimate:
 
 
 @dataclass(frozen=True)
-class PerformanceEstimate:
+class CBPEResult:
     """Estimated accuracy per window and slice, at ``confidence`` (e.g. 0.95)."""
 
     windows: tuple[WindowEstimate, ...]
@@ -230,7 +230,7 @@ class CBPE:
         y: npt.ArrayLike | None = None,
         groups: Sequence[object] | npt.ArrayLike | None = None,
         chunk: int | None = None,
-    ) -> PerformanceEstimate:
+    ) -> CBPEResult:
         """Estimated accuracy per window of ``chunk`` consecutive rows (default: one window
         of all rows) and, with ``groups`` (one name per row), per slice of each window;
         with labels ``y``, the realised accuracy beside each estimate."""
@@ -253,7 +253,7 @@ class CBPE:
             for g in sorted(set(tags[start:stop])):
                 mine = rows[tags[start:stop] == g]
                 out.append(_window(index, start, stop, g, mine, cal, boot, right, z))
-        return PerformanceEstimate(tuple(out), self.confidence, self.calibrate)
+        return CBPEResult(tuple(out), self.confidence, self.calibrate)
 
 
 def _window(
@@ -284,7 +284,7 @@ def estimate_performance(
     groups: Sequence[object] | npt.ArrayLike | None = None,
     chunk: int | None = None,
     confidence: float = 0.95,
-) -> PerformanceEstimate:
+) -> CBPEResult:
     """CBPE on probabilities trusted as calibrated (``CBPE(calibrate=False)``): use
     :class:`CBPE` with a labelled reference to calibrate them first."""
     estimator = CBPE(calibrate=False, confidence=confidence)
