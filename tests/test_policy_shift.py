@@ -80,9 +80,7 @@ def _sliced(result: ScanResult, a: tuple[int, int], b: tuple[int, int]) -> ScanR
 
 def test_slice_gap_rule_uses_the_point_or_the_pessimistic_bound(digits_scan: ScanResult) -> None:
     result = _sliced(digits_scan, (45, 50), (40, 50))  # 90% vs 80%: a 10-point gap
-    assert _findings("[policy.slices]\nmax_gap = 0.12\n", result) == {
-        "slices.max_gap[clean]": True
-    }
+    assert _findings("[policy.slices]\nmax_gap = 0.12\n", result) == {"slices.max_gap[clean]": True}
     strict = "use_lower_bound = true\n[policy.slices]\nmax_gap = 0.12\n"
     assert _findings(strict, result) == {"slices.max_gap[clean]": False}  # upper bound ~24 pts
     assert _findings("[policy.slices]\nmax_gap = 0.05\n", result) == {

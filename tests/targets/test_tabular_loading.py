@@ -132,7 +132,6 @@ def test_an_adam_trained_mlp_loads_from_skops(tmp_path: Path) -> None:
     """An MLP keeps its optimiser's state (plain arrays): trusted like tree nodes."""
     import skops.io as sio
     from sklearn.neural_network import MLPClassifier
-
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
