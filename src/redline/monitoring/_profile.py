@@ -113,12 +113,12 @@ class Profile:
             CategoricalColumn.of(name, values) if cat else NumericColumn.of(name, _floats(values))
             for name, cat, values in cols
         ]
-        numeric = [_floats(v) for _, cat, v in cols if not cat]
-        rows = np.column_stack(numeric) if numeric else np.zeros((n, 0))
+        numeric = [v for _, cat, v in cols if not cat]
+        sample = Reservoir.of_columns([_floats(v) for v in numeric], n, rng)
         preds = None
         if model.probs is not None:
             preds = Predictions.of(_rows(model.probs, n), rng, model.features, model.labels)
-        return cls(n, tuple(summaries), Reservoir.of(rows, rng), preds, {}, source)
+        return cls(n, tuple(summaries), sample, preds, {}, source)
 
     @classmethod
     def _slices(cls, cols: list[tuple[str, bool, Any]], keys: npt.NDArray[Any],

@@ -46,6 +46,17 @@ class Reservoir:
         keys = rng.uniform(0.0, 1.0, len(data))
         return cls(data, keys, size)._top()
 
+    @classmethod
+    def of_columns(
+        cls, columns: list[Floats], n: int, rng: np.random.Generator, size: int = SAMPLE_SIZE
+    ) -> Reservoir:
+        """The sample of ``n`` rows given as columns, stacking only the rows kept (a
+        chunk of 100,000 x 200 is never copied whole)."""
+        keys = rng.uniform(0.0, 1.0, n)
+        keep = np.sort(np.argsort(-keys, kind="stable")[:size])
+        rows = np.column_stack([c[keep] for c in columns]) if columns else np.zeros((len(keep), 0))
+        return cls(rows.astype(np.float64), keys[keep], size)
+
     @property
     def n(self) -> int:
         return len(self.rows)
